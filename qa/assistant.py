@@ -1,0 +1,136 @@
+"""The assistant: a corpus, its index and a model, behind one ``ask``.
+
+The web UI, the CLI and batch evaluation all go through :class:`Assistant`; none
+of them has retrieval logic of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .config import Retriever, RETRIEVERS, Settings
+from .corpus import Document, load_corpus
+from .embed import Embedder, describe_model
+from .errors import QuestionError
+from .index import Index, Progress, open_index
+from .normalize import to_simplified
+from .passages import Passage
+from .search import Answer, search
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+
+
+def clean_question(question: object, settings: Settings) -> str:
+    """The question as it will be searched, or :class:`QuestionError` saying why it cannot be."""
+    if not isinstance(question, str):
+        raise QuestionError(f"a question must be text, not {type(question).__name__}")
+    text = _CONTROL.sub(" ", question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("the question is empty; type a question")
+    if len(text) > settings.max_question_chars:
+        raise QuestionError(
+            f"the question is {len(text):,} characters long; the limit is {settings.max_question_chars:,}. "
+            "Ask about one thing at a time."
+        )
+    return text
+
+
+class Assistant:
+    """Answers questions about a corpus: ``Assistant(["my.txt"]).ask("…")``.
+
+    ``corpus`` is a list of ``.txt``/``.md`` files or folders (default: the bundled
+    essay), or already-loaded :class:`Document` objects. The index is loaded from
+    ``settings.index_dir`` when it is fresh, otherwise built and stored.
+    """
+
+    def __init__(self, corpus: Sequence[str | Path | Document] | None = None, settings: Settings | None = None,
+                 *, embedder: Embedder | None = None, rebuild: bool = False,
+                 progress: Progress | None = None) -> None:
+        self.settings = settings or Settings()
+        if corpus and all(isinstance(c, Document) for c in corpus):
+            self.documents: list[Document] = list(corpus)  # type: ignore[arg-type]
+        else:
+            self.documents = load_corpus(corpus or None, self.settings)  # type: ignore[arg-type]
+        self.embedder = embedder or Embedder(self.settings, progress=progress is not None)
+        self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
+                                                   rebuild=rebuild, progress=progress)
+        self._sentence_vectors = self.index.sentence_vectors.reconstruct_n(0, self.index.sentence_vectors.ntotal)
+
+    # -- questions -------------------------------------------------------------
+    def ask(self, question: str, k: int | None = None, *, retriever: Retriever | None = None) -> Answer:
+        """The ``k`` passages that best answer ``question``, best first, and whether any does."""
+        started = time.perf_counter()
+        text = clean_question(question, self.settings)
+        k = self._check_k(k)
+        if retriever is not None and retriever not in RETRIEVERS:
+            raise QuestionError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {retriever!r}")
+        vector = self.embedder.encode_questions([to_simplified(text)])[0]
+        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever,
+                        sentence_vectors=self._sentence_vectors)
+        return replace(answer, latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+    def ask_many(self, questions: Sequence[str], k: int | None = None, *,
+                 retriever: Retriever | None = None) -> list[Answer]:
+        """``ask`` for several questions (one model call for all their vectors)."""
+        texts = [clean_question(q, self.settings) for q in questions]
+        k = self._check_k(k)
+        started = time.perf_counter()
+        vectors = self.embedder.encode_questions([to_simplified(t) for t in texts]) if texts else np.zeros((0, 1))
+        per_question = (time.perf_counter() - started) * 1000 / max(len(texts), 1)
+        out = []
+        for text, vector in zip(texts, vectors):
+            t0 = time.perf_counter()
+            a = search(self.index, text, vector, self.settings, k=k, retriever=retriever,
+                       sentence_vectors=self._sentence_vectors)
+            ms = per_question + (time.perf_counter() - t0) * 1000
+            out.append(replace(a, latency_ms=round(ms, 2)))
+        return out
+
+    def _check_k(self, k: int | None) -> int:
+        k = self.settings.k if k is None else k
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise QuestionError(f"k must be a positive whole number, not {k!r}")
+        return k
+
+    # -- the corpus --------------------------------------------------------------
+    @property
+    def passages(self) -> list[Passage]:
+        return self.index.passages
+
+    def passage(self, passage_id: str) -> Passage:
+        for p in self.index.passages:
+            if p.id == passage_id:
+                return p
+        raise KeyError(passage_id)
+
+    def describe(self) -> str:
+        """What this assistant serves, in one line."""
+        titles = ", ".join(d.title for d in self.documents[:3]) + (" …" if len(self.documents) > 3 else "")
+        return (f"{titles} — {len(self.documents)} document(s), {len(self.index.passages)} passages; "
+                f"model: {describe_model(self.embedder)}")
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The assistant over the bundled essay, created once per process."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Assistant()
+        return _default
+
+
+def ask(question: str, k: int | None = None, *, retriever: Retriever | None = None) -> Answer:
+    """Ask the default essay a question: ``qa.ask("社区工作者的待遇怎么保障？", k=3)``."""
+    return default_assistant().ask(question, k, retriever=retriever)

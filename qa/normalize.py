@@ -1,0 +1,90 @@
+"""Text normalisation and tokens for matching.
+
+The index and every comparison see normalised text (traditional -> simplified,
+full-width -> half-width, case-folded, whitespace removed); what users see is
+always the original text. Evidence matching in evaluation uses the very same
+:func:`normalize`, so "contains the evidence" means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_WHITESPACE = re.compile(r"\s+")
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_LATIN_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+
+#: Question words and particles that say how something is asked, not what about.
+#: General Chinese function words; not tuned to any dataset.
+STOP_WORDS: frozenset[str] = frozenset(
+    """
+    的 了 是 在 和 与 及 或 也 都 就 而 并 被 把 对 从 为 以 之 其 这 那 哪 有 吗 呢 吧 啊 么
+    什么 怎么 怎样 怎么样 如何 为何 为什么 哪些 哪个 哪里 哪儿 哪一 几 多少 是否 能否 可以 应该 需要 应当
+    一个 一些 这个 那个 这些 那些 我们 你们 他们 它们 我 你 他 她 它 请问 请 吗 呢 有没有 是不是 要 会
+    the a an of to in on for and or is are was were be been do does did how what which who whom why when where
+    can could should would will shall may might must it its this that these those with by as at from about
+    i me my you your we our they their he she his her not no any some there than then so if
+    """.split()
+)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters to simplified (other text unchanged)."""
+    return _t2s().convert(text) if _CJK_CHAR.search(text) else text
+
+
+def fold(text: str) -> str:
+    """Script- and width-folded text that keeps its length-free shape (spaces kept)."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+
+def normalize(text: str) -> str:
+    """The canonical form used for matching: folded, with all whitespace removed."""
+    return _WHITESPACE.sub("", fold(text))
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Tokens for the BM25 leg: jieba words plus character bigrams of Chinese runs, plus Latin words.
+
+    Words give precision when segmentation agrees between question and passage;
+    bigrams give recall when it does not (jieba splits 社区工作者 and 社区 differently).
+    Stop words and question words are dropped so that 如何/什么 never decide a match.
+    """
+    folded = fold(text)
+    tokens: list[str] = []
+    for run in _CJK_RUN.findall(folded):
+        for word in _jieba().cut(run):
+            if len(word) > 1 and word not in STOP_WORDS:
+                tokens.append(word)
+        tokens.extend(f"#{run[i:i + 2]}" for i in range(len(run) - 1) if run[i:i + 2] not in STOP_WORDS)
+        if len(run) == 1 and run not in STOP_WORDS:
+            tokens.append(run)
+    tokens.extend(w for w in _LATIN_WORD.findall(folded) if w not in STOP_WORDS)
+    return tokens
+
+
+def has_cjk(text: str) -> bool:
+    """Whether the text contains any Chinese character."""
+    return _CJK_CHAR.search(text) is not None

@@ -1,0 +1,40 @@
+"""Shared fixtures: offline, and one assistant over the bundled essay per test session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ESSAY_DEV = SHARED / "eval" / "essay_dev.jsonl"
+CMRC_TRIAL = SHARED / "eval" / "cmrc2018_trial.json"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    """Settings with a private index folder; the model cache is the user's (converted once)."""
+    from qa import Settings
+
+    return Settings(index_dir=tmp_path_factory.mktemp("index"))
+
+
+@pytest.fixture(scope="session")
+def embedder(settings):
+    from qa.embed import Embedder
+
+    return Embedder(settings)
+
+
+@pytest.fixture(scope="session")
+def essay(settings, embedder):
+    """The assistant over the bundled essay."""
+    from qa import Assistant
+
+    return Assistant(settings=settings, embedder=embedder)
