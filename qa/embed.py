@@ -50,7 +50,7 @@ class Embedder:
         prompts = getattr(self.model, "prompts", {}) or {}
         self.query_prompt = self._prompt(self.settings.query_prompt, prompts, ("query",))
         self.document_prompt = self._prompt(self.settings.document_prompt, prompts, ("document", "passage"))
-        self.dimension = int(self.model.get_sentence_embedding_dimension())
+        self.dimension = int(self.model.get_embedding_dimension())
         self._cache = _VectorCache(self.settings.cache_dir / CACHE_FILE)
 
     # -- identity ----------------------------------------------------------------

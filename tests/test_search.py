@@ -1,0 +1,97 @@
+"""Search behaviour on the bundled essay: ranking, highlights, scores, not-found."""
+
+import pytest
+
+from qa import Answer, Hit, QuestionError
+
+DISCIPLINE = "二、城市党建系统化创新融合路径 › (一)强化基层组织建设 › 1.明确街道社区党组织的职责功能定位"
+
+
+def test_the_done_question_finds_its_paragraph_first(essay):
+    answer = essay.ask("如何加强党风廉政建设？")
+    top = answer[0]
+    assert top.breadcrumb == DISCIPLINE
+    assert answer.found
+    assert any("党风廉政建设" in s for s in top.highlighted_text)
+
+
+def test_hits_carry_rank_id_path_text_spans_and_scores(essay):
+    answer = essay.ask("社区工作者的待遇怎么保障？", k=3)
+    assert isinstance(answer, Answer) and len(answer) == 3
+    assert [h.rank for h in answer] == [1, 2, 3]
+    for h in answer:
+        assert isinstance(h, Hit)
+        assert set(h.scores) == {"dense", "lexical", "fused"}
+        assert 0.0 <= h.confidence <= 1.0
+        for s, e in h.highlights:
+            assert 0 <= s < e <= len(h.text)
+        doc = essay.documents[0].text
+        assert doc[h.start:h.end] == h.text
+    fused = [h.scores["fused"] for h in answer]
+    assert fused == sorted(fused, reverse=True)
+
+
+def test_original_text_is_shown_not_the_normalised_one(essay):
+    answer = essay.ask("社区党组织的力量配备怎样强化？", k=5)
+    assert any("強化力量配备" in h.text for h in answer)  # the essay's own traditional character
+
+
+@pytest.mark.parametrize("question", ["高血压应该如何治疗？", "上海地铁有多少条线路？", "How do I reset my email password?"])
+def test_out_of_scope_questions_are_flagged_with_nearest_passages(essay, question):
+    answer = essay.ask(question, k=3)
+    assert not answer.found
+    assert len(answer) == 3
+
+
+def test_traditional_and_english_questions_find_their_simplified_twin(essay):
+    simplified = essay.ask("党员的学习教育活动应该怎样开展？")[0].passage_id
+    assert essay.ask("黨員的學習教育活動應該怎樣開展？")[0].passage_id == simplified
+    assert essay.ask("How should party members' study and education activities be carried out?")[0].passage_id == simplified
+
+
+@pytest.mark.parametrize("retriever", ["hybrid", "dense", "lexical"])
+def test_each_retriever_returns_k_ranked_hits(essay, retriever):
+    answer = essay.ask("网格支部和驻区单位之间怎么结对？", k=4, retriever=retriever)
+    assert answer.retriever == retriever and len(answer) == 4
+    assert "网格支部与驻区单位结对共建" in answer[0].text
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\x01\x02"])
+def test_empty_questions_are_refused_clearly(essay, bad):
+    with pytest.raises(QuestionError, match="empty"):
+        essay.ask(bad)
+
+
+def test_huge_question_is_refused_clearly(essay):
+    with pytest.raises(QuestionError, match="100,000 characters"):
+        essay.ask("党" * 100_000)
+
+
+def test_control_characters_are_ignored(essay):
+    assert essay.ask("如何加强\x00党风廉政\x1b建设？")[0].breadcrumb == DISCIPLINE
+
+
+def test_bad_k_and_retriever(essay):
+    with pytest.raises(QuestionError):
+        essay.ask("党建", k=0)
+    with pytest.raises(QuestionError):
+        essay.ask("党建", retriever="magic")
+
+
+def test_k_larger_than_corpus_returns_every_passage(essay):
+    assert len(essay.ask("党建", k=500)) == len(essay.passages)
+
+
+def test_answer_converts_to_dict_and_json_and_prints(essay):
+    answer = essay.ask("作者是谁？", k=2)
+    d = answer.to_dict()
+    assert d["question"] == "作者是谁？" and len(d["hits"]) == 2
+    assert d["hits"][0]["breadcrumb"] == answer[0].breadcrumb
+    assert '"question": "作者是谁？"' in answer.to_json()
+    assert "#1 [" in str(answer)
+
+
+def test_front_and_back_matter_are_findable(essay):
+    assert essay.ask("这篇文章的作者是谁？", k=3)[0].heading_path in (("作者 Author",), ("标题 Title",))
+    top = essay.ask("这是哪个基金项目的成果？")[0]
+    assert top.heading_path == ("基金项目 Funding",)
