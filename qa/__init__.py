@@ -11,6 +11,8 @@ batch of questions with expected evidence and reports retrieval metrics.
 from .assistant import Assistant, ask, clean_question
 from .config import Settings
 from .corpus import Document, load_corpus
+from .evaluate import evaluate
+from .report import EvaluationReport, compare
 from .errors import CorpusError, EvaluationError, IndexLoadError, ModelUnavailableError, QAError, QuestionError
 from .passages import Passage
 from .search import Answer, Hit
@@ -23,6 +25,7 @@ __all__ = [
     "CorpusError",
     "Document",
     "EvaluationError",
+    "EvaluationReport",
     "Hit",
     "IndexLoadError",
     "ModelUnavailableError",
@@ -32,5 +35,7 @@ __all__ = [
     "Settings",
     "ask",
     "clean_question",
+    "compare",
+    "evaluate",
     "load_corpus",
 ]
