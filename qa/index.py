@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -56,6 +57,16 @@ class Index:
     @property
     def size(self) -> int:
         return len(self.passages)
+
+    @cached_property
+    def passage_matrix(self) -> np.ndarray:
+        """Passage vectors as one (n, d) array, for feedback and highlighting."""
+        return self.passage_vectors.reconstruct_n(0, self.passage_vectors.ntotal)
+
+    @cached_property
+    def sentence_matrix(self) -> np.ndarray:
+        """Sentence vectors as one (n, d) array, for highlighting."""
+        return self.sentence_vectors.reconstruct_n(0, self.sentence_vectors.ntotal)
 
 
 def _versions() -> dict[str, str]:

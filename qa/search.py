@@ -19,8 +19,8 @@ import numpy as np
 
 from .config import Retriever, Settings
 from .index import Index
-from .normalize import lexical_tokens
-from .passages import PATH_SEPARATOR
+from .normalize import has_cjk, lexical_tokens, normalize
+from .passages import PATH_SEPARATOR, Passage
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class Hit:
     highlights: tuple[tuple[int, int], ...]
     """Spans (relative to ``text``) of the sentences that match the question best."""
     scores: dict[str, float]
-    """``dense`` (cosine), ``lexical`` (BM25), ``fused`` (what the ranking used)."""
+    """``dense`` (cosine with the question), ``lexical`` (BM25), ``coverage`` (share of the question's
+    Chinese bigrams in the passage), ``fused`` (what the ranking used)."""
     confidence: float
     """0..1: how likely this passage answers the question."""
 
@@ -66,7 +67,7 @@ class Hit:
             marked = f"{marked[:s]}【{marked[s:e]}】{marked[e:]}"
         return (f"#{self.rank} [{self.passage_id}] {where}\n"
                 f"   confidence {self.confidence:.0%} · dense {self.scores['dense']:.3f} · "
-                f"lexical {self.scores['lexical']:.2f} · fused {self.scores['fused']:.4f}\n   {marked}")
+                f"lexical {self.scores['lexical']:.2f} · fused {self.scores['fused']:.3f}\n   {marked}")
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,35 @@ class LegScores:
 
     dense: np.ndarray
     lexical: np.ndarray
-    sentence_sims: dict[int, float]  # sentence row -> cosine, for the sentences searched
+
+
+def _dense_scores(index: Index, q: np.ndarray) -> np.ndarray:
+    """A passage's dense score: the better of its whole-text cosine and its best sentence's."""
+    n = index.size
+    q = q.reshape(1, -1).astype(np.float32)
+    sims, ids = index.passage_vectors.search(q, n)
+    dense = np.full(n, -1.0, dtype=np.float64)
+    ok = ids[0] >= 0
+    dense[ids[0][ok]] = sims[0][ok]
+    n_sent = index.sentence_vectors.ntotal
+    if n_sent:
+        s_sims, s_ids = index.sentence_vectors.search(q, n_sent)
+        ok = s_ids[0] >= 0
+        np.maximum.at(dense, index.sentences[s_ids[0][ok], 0], s_sims[0][ok].astype(np.float64))
+    return dense
+
+
+def score_legs(index: Index, question_vector: np.ndarray, question_tokens: list[str],
+               settings: Settings) -> LegScores:
+    """Score every passage with each leg."""
+    known = [t for t in question_tokens if t in index.lexical.vocab_dict]
+    lexical = (np.asarray(index.lexical.get_scores(known), dtype=np.float64) if known
+               else np.zeros(index.size, dtype=np.float64))
+    return LegScores(dense=_dense_scores(index, question_vector), lexical=lexical)
 
 
 def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """1-based rank of each passage by score (ties share the better rank); absent passages get inf."""
+    """1-based rank of each passage by score; passages a leg did not find get an infinite rank."""
     order = np.argsort(-scores, kind="stable")
     ranks = np.empty(len(scores), dtype=np.float64)
     ranks[order] = np.arange(1, len(scores) + 1)
@@ -126,84 +151,85 @@ def _ranks(scores: np.ndarray, present: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def score_legs(index: Index, question_vector: np.ndarray, question_tokens: list[str],
-               settings: Settings) -> LegScores:
-    """Score every passage with each leg."""
-    n = index.size
-    q = question_vector.reshape(1, -1).astype(np.float32)
-    p_sims, p_ids = index.passage_vectors.search(q, n)
-    dense = np.full(n, -1.0, dtype=np.float64)
-    dense[p_ids[0][p_ids[0] >= 0]] = p_sims[0][p_ids[0] >= 0]
-    sentence_sims: dict[int, float] = {}
-    n_sent = index.sentence_vectors.ntotal
-    if n_sent:
-        s_sims, s_ids = index.sentence_vectors.search(q, min(n_sent, max(settings.candidates * 4, 200)))
-        for sim, sid in zip(s_sims[0], s_ids[0]):
-            if sid < 0:
-                continue
-            sentence_sims[int(sid)] = float(sim)
-            row = int(index.sentences[sid, 0])
-            if sim > dense[row]:
-                dense[row] = sim
-    if question_tokens:
-        known = [t for t in question_tokens if t in index.lexical.vocab_dict]
-        lexical = (np.asarray(index.lexical.get_scores(known), dtype=np.float64) if known
-                   else np.zeros(n, dtype=np.float64))
-    else:
-        lexical = np.zeros(n, dtype=np.float64)
-    return LegScores(dense=dense, lexical=lexical, sentence_sims=sentence_sims)
+def _standardise(x: np.ndarray) -> np.ndarray:
+    spread = x.std()
+    return (x - x.mean()) / spread if spread > 0 else np.zeros_like(x)
 
 
 def fuse(legs: LegScores, settings: Settings, retriever: Retriever) -> np.ndarray:
-    """One score per passage for the chosen retriever (higher is better)."""
+    """One score per passage for the chosen retriever (higher is better).
+
+    A lexical leg that found nothing adds nothing, so it cannot drag the dense order down.
+    """
     if retriever == "dense":
         return legs.dense.copy()
     if retriever == "lexical":
         return legs.lexical.copy()
-    dense_ranks = _ranks(legs.dense, np.ones(len(legs.dense), dtype=bool))
-    lexical_ranks = _ranks(legs.lexical, legs.lexical > 0)
-    return (settings.dense_weight / (settings.rrf_k + dense_ranks)
-            + settings.lexical_weight / (settings.rrf_k + lexical_ranks))
+    found = legs.lexical > 0
+    if settings.fusion == "rrf":
+        return (settings.dense_weight / (settings.rrf_k + _ranks(legs.dense, np.ones_like(found)))
+                + settings.lexical_weight / (settings.rrf_k + _ranks(legs.lexical, found)))
+    fused = settings.dense_weight * _standardise(legs.dense)
+    if found.any():
+        fused = fused + settings.lexical_weight * _standardise(legs.lexical)
+    return fused
 
 
-def confidence_of(dense_score: float, settings: Settings) -> float:
-    """A 0..1 confidence from a cosine, via a logistic calibrated on held-out questions."""
-    z = (dense_score - settings.confidence_center) / settings.confidence_scale
-    return 1.0 / (1.0 + math.exp(-z))
+def question_bigrams(question_tokens: list[str]) -> list[str]:
+    """The question's Chinese character bigrams (stop words already dropped)."""
+    return [t[1:] for t in question_tokens if t.startswith("#")]
 
 
-def _highlights(index: Index, row: int, question_vector: np.ndarray, sentence_vectors: np.ndarray,
+def coverage(bigrams: list[str], passage: Passage) -> float:
+    """Share of the question's bigrams that occur in the passage (with its headings)."""
+    if not bigrams:
+        return 0.0
+    text = normalize(passage.context_text())
+    return sum(b in text for b in bigrams) / len(bigrams)
+
+
+def confidence_of(dense_score: float, bigram_coverage: float, has_bigrams: bool, settings: Settings) -> float:
+    """0..1: how likely a passage answers the question (logistic model, see ``Settings.confidence_weights``)."""
+    w0, w_dense, w_cov, w_has = settings.confidence_weights
+    z = w0 + w_dense * dense_score + w_cov * bigram_coverage + w_has * float(has_bigrams)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def _highlights(index: Index, row: int, question_vector: np.ndarray,
                 settings: Settings) -> tuple[tuple[int, int], ...]:
     rows = np.nonzero(index.sentences[:, 0] == row)[0]
     if len(rows) == 0:
         return ()
-    sims = sentence_vectors[rows] @ question_vector
+    sims = index.sentence_matrix[rows] @ question_vector
     best = np.argsort(-sims, kind="stable")[: settings.highlight_sentences]
     return tuple(sorted((int(index.sentences[rows[b], 1]), int(index.sentences[rows[b], 2])) for b in best))
 
 
 def search(index: Index, question: str, question_vector: np.ndarray, settings: Settings,
-           k: int | None = None, retriever: Retriever | None = None,
-           sentence_vectors: np.ndarray | None = None) -> Answer:
+           k: int | None = None, retriever: Retriever | None = None) -> Answer:
     """Rank the index's passages for a question already embedded."""
     k = k or settings.k
     retriever = retriever or settings.retriever
-    legs = score_legs(index, question_vector, lexical_tokens(question), settings)
+    tokens = lexical_tokens(question)
+    legs = score_legs(index, question_vector, tokens, settings)
     fused = fuse(legs, settings, retriever)
     order = np.argsort(-fused, kind="stable")[: min(k, index.size)]
-    if sentence_vectors is None:
-        sentence_vectors = index.sentence_vectors.reconstruct_n(0, index.sentence_vectors.ntotal)
+    bigrams = question_bigrams(tokens)
     hits = []
     for rank, row in enumerate(order, start=1):
         p = index.passages[int(row)]
+        cov = coverage(bigrams, p)
+        conf = confidence_of(float(legs.dense[row]), cov, bool(bigrams), settings)
         hits.append(Hit(
             rank=rank, passage_id=p.id, doc_id=p.doc_id, title=p.title, heading_path=p.heading_path,
             text=p.text, source=p.source, start=p.start, end=p.end,
-            highlights=_highlights(index, int(row), question_vector, sentence_vectors, settings),
+            highlights=_highlights(index, int(row), question_vector, settings),
             scores={"dense": round(float(legs.dense[row]), 6), "lexical": round(float(legs.lexical[row]), 6),
-                    "fused": round(float(fused[row]), 6)},
-            confidence=round(confidence_of(float(legs.dense[row]), settings), 4),
+                    "coverage": round(cov, 4), "fused": round(float(fused[row]), 6)},
+            confidence=round(conf, 4),
         ))
-    top_conf = confidence_of(float(legs.dense.max()), settings) if index.size else 0.0
+    top_conf = hits[0].confidence if hits else 0.0
+    notes = [] if bigrams or not has_cjk(index.passages[0].text) else [
+        "no Chinese word in the question: matched by meaning only (cross-language matching is weaker)"]
     return Answer(question=question, hits=hits, found=top_conf >= settings.min_confidence,
-                  confidence=round(top_conf, 4), retriever=retriever)
+                  confidence=top_conf, retriever=retriever, notes=notes)

@@ -1,0 +1,57 @@
+"""Retrieval quality side by side: each leg and the hybrid, on both dev sets, in one run.
+
+    python benchmarks/retrieval.py [--fusion zscore rrf] [--datasets essay cmrc]
+
+Prints one table per dataset (columns: dense, lexical, and the hybrid with each
+fusion asked for). It goes through ``qa.evaluate`` exactly as ``qa eval`` does;
+nothing here is a second retrieval path. The CMRC trial set is read from
+``../shared`` and never copied into the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "eval"
+DATASETS = {"essay": SHARED / "essay_dev.jsonl", "cmrc": SHARED / "cmrc2018_trial.json"}
+METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fusion", nargs="+", default=["zscore", "rrf"], choices=["zscore", "rrf"])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    args = parser.parse_args()
+
+    from qa import Settings, evaluate
+    from qa.embed import Embedder
+
+    embedder = Embedder(Settings())
+    for name in args.datasets:
+        columns: dict[str, dict] = {}
+        started = time.perf_counter()
+        for i, fusion in enumerate(args.fusion):
+            retrievers = ("hybrid", "dense", "lexical") if i == 0 else ("hybrid",)
+            report = evaluate(DATASETS[name], k=10, retrievers=retrievers, settings=Settings(fusion=fusion),
+                              embedder=embedder, progress=False).to_dict()
+            for retriever, result in report["by_retriever"].items():
+                columns[f"hybrid ({fusion})" if retriever == "hybrid" else retriever] = result
+        elapsed = time.perf_counter() - started
+        print(f"\n{name}: {report['n_questions']} questions, {report['n_answerable']} answerable ({elapsed:.0f} s)")
+        print(f"{'':30s}" + "".join(f"{c:>16s}" for c in columns))
+        for metric in METRICS:
+            print(f"{metric:30s}" + "".join(f"{r['metrics'][metric]:16.3f}" for r in columns.values()))
+        for key, label in (("flagged_unanswerable", "unanswerable flagged"),
+                           ("answerable_flagged", "answerable flagged")):
+            print(f"{label:30s}" + "".join(f"{r['not_found'][key]:16d}" for r in columns.values()))
+
+
+if __name__ == "__main__":
+    main()
