@@ -213,7 +213,10 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
     tokens = lexical_tokens(question)
     legs = score_legs(index, question_vector, tokens, settings)
     fused = fuse(legs, settings, retriever)
-    order = np.argsort(-fused, kind="stable")[: min(k, index.size)]
+    order = np.argsort(-fused, kind="stable")
+    if retriever == "lexical":  # passages sharing no word with the question were not found, whatever their order
+        order = order[legs.lexical[order] > 0]
+    order = order[:k]
     bigrams = question_bigrams(tokens)
     hits = []
     for rank, row in enumerate(order, start=1):

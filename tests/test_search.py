@@ -109,3 +109,9 @@ def test_front_and_back_matter_are_findable(essay):
     assert essay.ask("这篇文章的作者是谁？", k=3)[0].heading_path in (("作者 Author",), ("标题 Title",))
     top = essay.ask("这是哪个基金项目的成果？")[0]
     assert top.heading_path == ("基金项目 Funding",)
+
+
+def test_lexical_retriever_returns_only_passages_sharing_a_word(essay):
+    answer = essay.ask("How do I reset my email password?", k=5, retriever="lexical")
+    assert len(answer) == 0 and not answer.found
+    assert all(h.scores["lexical"] > 0 for h in essay.ask("网格支部", k=20, retriever="lexical"))
