@@ -19,7 +19,7 @@ from .config import Retriever, RETRIEVERS, Settings
 from .corpus import Document, load_corpus
 from .embed import Embedder, describe_model
 from .errors import QuestionError
-from .index import Index, Progress, open_index
+from .index import Progress, open_index
 from .normalize import to_simplified
 from .passages import Passage
 from .search import Answer, search

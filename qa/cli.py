@@ -7,7 +7,6 @@ non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -27,28 +26,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings().with_(**changes)
 
 
-class _TqdmProgress:
-    """Index-build progress as a tqdm bar on stderr."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=100, desc="indexing", unit="%", file=sys.stderr, leave=False,
-                        disable=not sys.stderr.isatty() and os.environ.get("QA_PROGRESS") != "1")
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        self.bar.set_description(stage)
-        self.bar.n = int(fraction * 100)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def _assistant(args: argparse.Namespace, rebuild: bool = False):
     from .assistant import Assistant
+    from .index import TqdmProgress
 
-    progress = _TqdmProgress()
+    progress = TqdmProgress()
     try:
         return Assistant(args.corpus or None, _settings(args), rebuild=rebuild, progress=progress)
     finally:

@@ -33,13 +33,13 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 from .config import RETRIEVERS, Settings
 from .corpus import Document, document_from_text
 from .errors import CorpusError, EvaluationError, QuestionError
+from .index import TqdmProgress, library_versions
 from .normalize import normalize
 from .passages import Passage
 from .report import HIT_CUTOFFS, RANK_CUTOFF, Comparison, EvaluationReport, QuestionResult, RetrieverResult, compare
@@ -401,23 +401,6 @@ class _TqdmQuestions:
             self.bar.close()
 
 
-class _TqdmIndex:
-    """Default index-building progress: a tqdm bar on stderr (stage, fraction)."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=100, desc="index", unit="%", file=sys.stderr, leave=False)
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        self.bar.set_description(stage)
-        self.bar.n = int(fraction * 100)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, settings: Settings | None,
                     assistant: Assistant | None, embedder: Embedder | None, show_progress: bool) -> Assistant:
     """The assistant whose index the questions are asked against."""
@@ -436,22 +419,12 @@ def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, setti
         return assistant
     else:
         docs, ctx_settings = (list(corpus) if corpus else None), settings or Settings()
-    bar = _TqdmIndex() if show_progress else None
+    bar = TqdmProgress(force=True) if show_progress else None
     try:
         return Assistant(docs, ctx_settings, embedder=embedder, progress=bar)
     finally:
         if bar is not None:
             bar.close()
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("qa-assistant", "ranx"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
 
 
 def _config(dataset: Dataset, assistant: Assistant, k: int, retrievers: Sequence[str]) -> dict[str, Any]:
@@ -477,7 +450,7 @@ def _config(dataset: Dataset, assistant: Assistant, k: int, retrievers: Sequence
                       "or the passage id is listed; judged over all passages of the index"),
         "metric_cutoffs": {"hit": sorted(set(HIT_CUTOFFS) | {k}), "mrr_ndcg": RANK_CUTOFF},
         "settings": assistant.settings.to_dict(),
-        "versions": _versions(),
+        "versions": library_versions(("qa-assistant", "ranx")),
     }
 
 

@@ -43,6 +43,27 @@ LEXICAL_DIR = "bm25"
 Progress = Callable[[str, float], None]
 
 
+class TqdmProgress:
+    """Index-build progress as a tqdm bar on stderr (hidden when stderr is not a terminal, unless forced)."""
+
+    def __init__(self, *, force: bool = False) -> None:
+        import os
+        import sys
+
+        from tqdm import tqdm
+
+        hidden = not force and not sys.stderr.isatty() and os.environ.get("QA_PROGRESS") != "1"
+        self.bar = tqdm(total=100, desc="indexing", unit="%", file=sys.stderr, leave=False, disable=hidden)
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        self.bar.set_description(stage)
+        self.bar.n = int(fraction * 100)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 @dataclass
 class Index:
     """Everything search needs, in memory."""
@@ -69,9 +90,13 @@ class Index:
         return self.sentence_vectors.reconstruct_n(0, self.sentence_vectors.ntotal)
 
 
-def _versions() -> dict[str, str]:
+INDEX_LIBRARIES = ("qa-assistant", "faiss-cpu", "bm25s", "sentence-transformers", "jieba", "opencc")
+
+
+def library_versions(packages: Sequence[str] = INDEX_LIBRARIES) -> dict[str, str]:
+    """Installed versions of some packages ("unknown" when not installed), for manifests and reports."""
     out = {}
-    for pkg in ("qa-assistant", "faiss-cpu", "bm25s", "sentence-transformers", "jieba", "opencc"):
+    for pkg in packages:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -86,7 +111,7 @@ def expected_manifest(documents: Sequence[Document], settings: Settings, embedde
         "model": embedder.identity,
         "settings": settings.index_fingerprint(),
         "corpus": {"checksum": corpus_checksum(documents), "documents": [d.source for d in documents]},
-        "versions": _versions(),
+        "versions": library_versions(),
     }
 
 
