@@ -2,10 +2,11 @@
 
 The dense leg scores a passage by its best sentence or its whole text, whichever
 matches the question better; the lexical leg is BM25 over Chinese words and
-bigrams. The legs are fused by weighted reciprocal rank, and a passage the
-lexical leg did not find at all gets nothing from it, so a question with no
-words in common with the corpus (an English question, say) keeps the dense order.
-Whether the corpus answers the question at all is a calibrated confidence.
+bigrams. The legs are fused by adding their standardised scores (z-scores; the
+weights are settings), and a lexical leg that found nothing adds nothing, so a
+question with no words in common with the corpus (an English question, say) keeps
+the dense order. Whether the corpus answers the question at all is a calibrated
+confidence (see ``Settings.confidence_weights``).
 """
 
 from __future__ import annotations
