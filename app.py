@@ -185,19 +185,21 @@ class QAHandlers:
             return fail(f"无法读取上传的文件 · Cannot read the uploaded file: {exc.strerror or exc}")
         if size > MAX_UPLOAD_BYTES:
             return fail(f"文件太大 · The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
-        try:
-            from qa.evaluate import evaluate
-        except ImportError as exc:
-            return fail(f"批量评估不可用 · Batch evaluation is not available: {exc}")
+        from qa.evaluate import evaluate
 
         def report_progress(done: int, total: int) -> None:
             if progress is not None:
                 progress((done, total), desc="评估中 Evaluating", unit="questions")
 
+        def report_index_progress(stage: str, fraction: float) -> None:
+            if progress is not None:
+                progress(fraction, desc=f"索引 Indexing: {stage}")
+
         if progress is not None:
             progress(0, desc="读取问题 Reading questions")
         try:
             report = evaluate(path, k=EVAL_K, retrievers=EVAL_RETRIEVERS, progress=report_progress,
+                              index_progress=report_index_progress,
                               assistant=self.assistant)
         except QAError as exc:
             return fail(f"无法评估这个文件 · Cannot evaluate this file: {exc}")

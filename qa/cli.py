@@ -77,12 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(index)
     index.set_defaults(func=cmd_index)
 
-    try:
-        from .cli_eval import register
-    except ImportError:  # evaluation commands are optional while they are being built
-        pass
-    else:
-        register(sub, _add_common, _settings)
+    from .cli_eval import register
+
+    register(sub, _add_common, _settings)
     return parser
 
 

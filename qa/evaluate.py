@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 from .config import RETRIEVERS, Settings
 from .corpus import Document, document_from_text
 from .errors import CorpusError, EvaluationError, QuestionError
-from .index import TqdmProgress, library_versions
+from .index import Progress, TqdmProgress, library_versions
 from .normalize import normalize
 from .passages import Passage
 from .report import HIT_CUTOFFS, RANK_CUTOFF, Comparison, EvaluationReport, QuestionResult, RetrieverResult, compare
@@ -402,7 +402,8 @@ class _TqdmQuestions:
 
 
 def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, settings: Settings | None,
-                    assistant: Assistant | None, embedder: Embedder | None, show_progress: bool) -> Assistant:
+                    assistant: Assistant | None, embedder: Embedder | None, show_progress: bool,
+                    index_progress: Progress | None = None) -> Assistant:
     """The assistant whose index the questions are asked against."""
     from .assistant import Assistant
 
@@ -419,9 +420,9 @@ def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, setti
         return assistant
     else:
         docs, ctx_settings = (list(corpus) if corpus else None), settings or Settings()
-    bar = TqdmProgress(force=True) if show_progress else None
+    bar = TqdmProgress(force=True) if show_progress and index_progress is None else None
     try:
-        return Assistant(docs, ctx_settings, embedder=embedder, progress=bar)
+        return Assistant(docs, ctx_settings, embedder=embedder, progress=index_progress or bar)
     finally:
         if bar is not None:
             bar.close()
@@ -457,7 +458,7 @@ def _config(dataset: Dataset, assistant: Assistant, k: int, retrievers: Sequence
 def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = None, format: Format = "auto",
              k: int = 10, retrievers: Sequence[str] | str = ("hybrid",), settings: Settings | None = None,
              assistant: Assistant | None = None, embedder: Embedder | None = None,
-             progress: QuestionProgress | None | bool = None,
+             progress: QuestionProgress | None | bool = None, index_progress: Progress | None = None,
              strict: bool = False) -> EvaluationReport:
     """Evaluate retrieval on a questions file: ``qa.evaluate("dev.jsonl", retrievers=("hybrid", "dense"))``.
 
@@ -465,7 +466,8 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
     (default: the bundled essay); a SQuAD file is its own corpus (a given assistant
     then lends only its settings and model). ``progress`` is called with (done,
     total) questions; ``None`` shows tqdm bars on stderr, ``False`` shows nothing.
-    ``strict`` stops at the first bad line instead of skipping it. Ctrl-C during
+    ``index_progress`` is called with (stage, fraction) while a corpus's index is
+    built (a SQuAD file's can take minutes). ``strict`` stops at the first bad line instead of skipping it. Ctrl-C during
     the questions returns the report of what was done, marked ``interrupted``.
     """
     started = time.perf_counter()
@@ -482,7 +484,7 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
         warns.append(f"k={k}: metrics at cutoffs above {k} only see the top {k} passages")
 
     show = progress is None
-    assistant = _make_assistant(dataset, corpus, settings, assistant, embedder, show)
+    assistant = _make_assistant(dataset, corpus, settings, assistant, embedder, show, index_progress)
 
     # Questions the assistant would refuse (too long, only control characters) are skipped here,
     # so that one bad question cannot stop a batch.

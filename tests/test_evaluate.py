@@ -471,3 +471,12 @@ def test_evaluate_squad_end_to_end(settings, embedder, essay):
     assert d["metrics"]["hit@10"] == 1.0  # only four passages: every context is in the top 10
     again = evaluate(SQUAD_SMALL, settings=settings, assistant=essay, progress=False)  # reuses the index
     assert again.config["index_status"].startswith("loaded index")
+
+
+@pytest.mark.slow
+def test_index_progress_is_reported_while_a_squad_corpus_is_indexed(settings, embedder, tmp_path):
+    stages = []
+    evaluate(SQUAD_SMALL, settings=settings.with_(index_dir=tmp_path), embedder=embedder, progress=False,
+             index_progress=lambda stage, fraction: stages.append((stage, fraction)))
+    assert stages[0][1] == 0.0 and stages[-1] == ("index ready", 1.0)
+    assert [f for _, f in stages] == sorted(f for _, f in stages)
