@@ -43,6 +43,7 @@ import gradio as gr  # noqa: E402
 from qa import Assistant, Settings  # noqa: E402
 from qa import present  # noqa: E402
 from qa.errors import QAError, QuestionError  # noqa: E402
+from qa.index import ConsoleProgress  # noqa: E402
 
 APP_TITLE = "文档问答 · Document Q&A"
 APP_SUBTITLE = ("就文档提问，得到最相关的段落和关键句 · "
@@ -291,32 +292,6 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 
 # -- the command line -------------------------------------------------------------------------------------
-
-class ConsoleProgress:
-    """Index-building progress on the console: a tqdm bar on a terminal, one line per stage otherwise."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = stream or sys.stderr
-        self.stage = ""
-        self.bar = None
-        if self.stream.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=100, unit="%", file=self.stream, leave=False)
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        if self.bar is not None:
-            self.bar.set_description(stage)
-            self.bar.n = int(max(0.0, min(1.0, fraction)) * 100)
-            self.bar.refresh()
-        elif stage != self.stage:
-            print(f"  {stage} …", file=self.stream, flush=True)
-        self.stage = stage
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 def _env_port(default: int) -> int:
     raw = os.environ.get("QA_PORT")

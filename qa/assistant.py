@@ -62,7 +62,6 @@ class Assistant:
         self.embedder = embedder or Embedder(self.settings, progress=progress is not None)
         self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
                                                    rebuild=rebuild, progress=progress)
-        self.index.passage_matrix, self.index.sentence_matrix  # computed once, before threads share the index
 
     # -- questions -------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, *, retriever: Retriever | None = None) -> Answer:

@@ -28,9 +28,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _assistant(args: argparse.Namespace, rebuild: bool = False):
     from .assistant import Assistant
-    from .index import TqdmProgress
+    from .index import ConsoleProgress
 
-    progress = TqdmProgress()
+    progress = ConsoleProgress()
     try:
         return Assistant(args.corpus or None, _settings(args), rebuild=rebuild, progress=progress)
     finally:

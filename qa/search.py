@@ -134,8 +134,7 @@ def _dense_scores(index: Index, q: np.ndarray) -> np.ndarray:
     return dense
 
 
-def score_legs(index: Index, question_vector: np.ndarray, question_tokens: list[str],
-               settings: Settings) -> LegScores:
+def score_legs(index: Index, question_vector: np.ndarray, question_tokens: list[str]) -> LegScores:
     """Score every passage with each leg."""
     known = [t for t in question_tokens if t in index.lexical.vocab_dict]
     lexical = (np.asarray(index.lexical.get_scores(known), dtype=np.float64) if known
@@ -212,7 +211,7 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
     k = k or settings.k
     retriever = retriever or settings.retriever
     tokens = lexical_tokens(question)
-    legs = score_legs(index, question_vector, tokens, settings)
+    legs = score_legs(index, question_vector, tokens)
     fused = fuse(legs, settings, retriever)
     order = np.argsort(-fused, kind="stable")
     if retriever == "lexical":  # passages sharing no word with the question were not found, whatever their order

@@ -76,7 +76,6 @@ def test_folder_expands_to_text_files_in_order(tmp_path):
     assert [f.name for f in corpus_files([tmp_path])] == ["a.txt", "b.md"]
     docs = load_corpus([tmp_path])
     assert [d.doc_id for d in docs] == ["a", "b"]
-    assert docs[1].markdown
 
 
 def test_same_file_names_in_two_folders_get_distinct_ids(tmp_path):

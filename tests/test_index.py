@@ -72,3 +72,16 @@ def test_corrupted_file_is_detected_and_rebuilt(small, embedder, victim):
 def test_no_temporary_folders_are_left_behind(small):
     settings, _, _ = small
     assert [p.name for p in settings.index_dir.iterdir()] == [index_folder(DOCS, settings).name]
+
+
+def test_console_progress_prints_each_stage_once_when_not_a_terminal():
+    import io
+
+    from qa.index import ConsoleProgress
+
+    stream = io.StringIO()
+    progress = ConsoleProgress(stream)
+    for stage, fraction in [("embedding", 0.1), ("embedding", 0.5), ("index ready", 1.0)]:
+        progress(stage, fraction)
+    progress.close()
+    assert stream.getvalue().splitlines() == ["  embedding …", "  index ready …"]

@@ -88,12 +88,6 @@ def test_confidence_label_buckets_and_percent(value, level, percent):
     assert f"{percent}%" in str(label) and label.en in str(label) and label.zh in str(label)
 
 
-def test_medium_threshold_is_the_not_found_threshold():
-    from qa import Settings
-
-    assert present.MEDIUM_CONFIDENCE == Settings().min_confidence
-
-
 # -- highlights --------------------------------------------------------------------------------------------
 
 def test_highlight_marks_the_span_and_escapes_everything():
