@@ -1,6 +1,6 @@
 """Retrieval quality side by side: each leg and the hybrid, on both dev sets, in one run.
 
-    python benchmarks/retrieval.py [--fusion zscore rrf] [--datasets essay cmrc]
+    python benchmarks/retrieval.py [--fusion zscore rrf] [--datasets essay cmrc english]
 
 Prints one table per dataset (columns: dense, lexical, and the hybrid with each
 fusion asked for). It goes through ``qa.evaluate`` exactly as ``qa eval`` does;
@@ -20,7 +20,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "eval"
-DATASETS = {"essay": SHARED / "essay_dev.jsonl", "cmrc": SHARED / "cmrc2018_trial.json"}
+DATASETS = {"essay": SHARED / "essay_dev.jsonl", "cmrc": SHARED / "cmrc2018_trial.json",
+            # English renderings of the essay questions and English out-of-scope questions, written for this
+            # project to measure cross-language retrieval (see benchmarks/data/README.md).
+            "english": ROOT / "benchmarks" / "data" / "essay_english.jsonl"}
 METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10")
 
 

@@ -28,7 +28,7 @@ from .config import Settings
 from .corpus import Document, corpus_checksum
 from .embed import Embedder
 from .errors import IndexLoadError
-from .normalize import lexical_tokens, to_simplified
+from .normalize import LEXICAL_TOKENS_VERSION, lexical_tokens, normalize, to_simplified
 from .passages import Passage, split_corpus
 
 FORMAT_VERSION = 1
@@ -87,6 +87,16 @@ class Index:
         return len(self.passages)
 
     @cached_property
+    def normalized_texts(self) -> list[str]:
+        """Each passage's text with its headings, normalised (for coverage checks)."""
+        return [normalize(p.context_text()) for p in self.passages]
+
+    @cached_property
+    def normalized_corpus(self) -> str:
+        """All normalised passage texts in one string (passages apart), for "does the corpus say X"."""
+        return "\n".join(self.normalized_texts)
+
+    @cached_property
     def sentence_matrix(self) -> np.ndarray:
         """Sentence vectors as one (n, d) array, for highlighting."""
         return self.sentence_vectors.reconstruct_n(0, self.sentence_vectors.ntotal)
@@ -112,6 +122,7 @@ def expected_manifest(documents: Sequence[Document], settings: Settings, embedde
         "format": FORMAT_VERSION,
         "model": embedder.identity,
         "settings": settings.index_fingerprint(),
+        "lexical_tokens": LEXICAL_TOKENS_VERSION,
         "corpus": {"checksum": corpus_checksum(documents), "documents": [d.source for d in documents]},
         "versions": library_versions(),
     }

