@@ -75,7 +75,7 @@ EXAMPLES: tuple[str, ...] = (
     "How can party building be integrated with community governance?",
 )
 #: Asked once at startup so the first real question is not slowed by the model's first call.
-WARM_UP_QUESTION = EXAMPLES[0]
+WARM_UP_QUESTIONS = (EXAMPLES[0], "What is this document about?")
 EMPTY_QUESTION_MESSAGE = "请输入一个问题 · Please type a question."
 FOOTER_LINKS = ["api", "settings"]
 #: CJK fonts first after the theme's Latin font so Chinese never falls back to a random face.
@@ -326,7 +326,8 @@ def load_assistant(corpus: Sequence[str] | None, settings: Settings,
         assistant = Assistant(corpus or None, settings, progress=progress)
     finally:
         progress.close()
-    assistant.ask(WARM_UP_QUESTION, 1)  # the model's first call is slow; pay it now, not on the first user
+    for question in WARM_UP_QUESTIONS:  # the model's first call and the dictionary's first load are slow;
+        assistant.ask(question, 1)      # pay them now, not on the first user
     return assistant
 
 

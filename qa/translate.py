@@ -119,23 +119,19 @@ def _dictionary_version() -> str:
         return "unknown"
 
 
+_stemmer_lock = threading.Lock()
+_stemmer = None
+
+
 def stem_words(words: Iterable[str]) -> list[str]:
     """English words reduced to their Snowball stems (building, builds -> build)."""
-    return _stemmer().stemWords(list(words))
-
-
-_stemmer_lock = threading.Lock()
-_stemmer_instance = None
-
-
-def _stemmer():
-    global _stemmer_instance
-    with _stemmer_lock:  # a PyStemmer object is not safe to share between threads while it is created
-        if _stemmer_instance is None:
+    global _stemmer
+    with _stemmer_lock:  # one PyStemmer object, which is not safe to use from two threads at once
+        if _stemmer is None:
             import Stemmer
 
-            _stemmer_instance = Stemmer.Stemmer("english")
-        return _stemmer_instance
+            _stemmer = Stemmer.Stemmer("english")
+        return _stemmer.stemWords(list(words))
 
 
 _dictionaries: dict[Path, Dictionary] = {}

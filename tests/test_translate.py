@@ -73,3 +73,12 @@ def test_a_corrupted_dictionary_cache_is_rebuilt(tmp_path):
 @pytest.mark.parametrize("question", ["", "???", "the of and"])
 def test_questions_without_content_words_have_no_terms(question):
     assert english_terms(question, SMALL, vocabulary=set()) == []
+
+
+def test_stemming_is_safe_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = ["building", "members", "supervised", "regions"] * 50
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: stem_words(words), range(32)))
+    assert all(r == results[0] for r in results) and results[0][:4] == ["build", "member", "supervis", "region"]
