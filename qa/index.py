@@ -28,7 +28,7 @@ from .config import Settings
 from .corpus import Document, corpus_checksum
 from .embed import Embedder
 from .errors import IndexLoadError
-from .normalize import LEXICAL_TOKENS_VERSION, lexical_tokens, normalize, to_simplified
+from .normalize import LEXICAL_TOKENS_VERSION, has_cjk, lexical_tokens, normalize, to_simplified
 from .passages import Passage, split_corpus
 
 FORMAT_VERSION = 1
@@ -92,9 +92,9 @@ class Index:
         return [normalize(p.context_text()) for p in self.passages]
 
     @cached_property
-    def normalized_corpus(self) -> str:
-        """All normalised passage texts in one string (passages apart), for "does the corpus say X"."""
-        return "\n".join(self.normalized_texts)
+    def is_chinese(self) -> bool:
+        """Whether the corpus is Chinese text (judged on its first passages), so English questions need rendering."""
+        return any(has_cjk(p.text) for p in self.passages[:50])
 
     @cached_property
     def sentence_matrix(self) -> np.ndarray:

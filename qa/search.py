@@ -258,28 +258,29 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
         ))
     top_conf = hits[0].confidence if hits else 0.0
     return Answer(question=question, hits=hits, found=top_conf >= settings.min_confidence,
-                  confidence=top_conf, retriever=retriever, notes=_notes(index, question, terms))
-
-
-def _corpus_is_chinese(index: Index) -> bool:
-    return any(has_cjk(p.text) for p in index.passages[:50])
+                  confidence=top_conf, retriever=retriever,
+                  notes=_notes(index, question, terms, [int(r) for r in order]))
 
 
 def question_terms(index: Index, question: str, settings: Settings) -> tuple[list[str], list[Term]]:
     """What the question is about, for coverage: its Chinese content bigrams, and for an English
     question on a Chinese corpus, its words' dictionary renderings."""
-    if has_cjk(question) or not settings.translate_questions or not _corpus_is_chinese(index):
+    if has_cjk(question) or not settings.translate_questions or not index.is_chinese:
         return content_bigrams(question), []
     return [], english_terms(question, dictionary(settings.cache_dir), index.lexical.vocab_dict)
 
 
-def _notes(index: Index, question: str, terms: Sequence[Term]) -> list[str]:
-    if has_cjk(question) or not _corpus_is_chinese(index):
+def _notes(index: Index, question: str, terms: Sequence[Term], rows: Sequence[int]) -> list[str]:
+    """What the user should know about how the question was matched (English questions only)."""
+    if has_cjk(question) or not index.is_chinese:
         return []
     if not terms:
         return ["no Chinese word in the question: matched by meaning only (cross-language matching is weaker)"]
-    corpus = index.normalized_corpus
-    found = [(t.english, [c for c in t.chinese if len(c) > 1 and c in corpus][:3]) for t in terms]
-    shown = ", ".join(f"{english} → {'/'.join(chinese)}" for english, chinese in found if chinese)
-    return [f"English question: matched by meaning and through dictionary renderings of its words"
-            + (f" ({shown})" if shown else "")]
+    texts = [index.normalized_texts[r] for r in rows]
+    shown = []
+    for term in terms:
+        matched = [c for c in term.chinese if len(c) > 1 and any(c in t for t in texts)][:3]
+        if matched:
+            shown.append(f"{term.english} → {'/'.join(matched)}")
+    return ["English question: matched by meaning and through dictionary renderings of its words"
+            + (f" (in these passages: {', '.join(shown)})" if shown else "")]

