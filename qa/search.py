@@ -197,7 +197,7 @@ def fuse(legs: LegScores, settings: Settings, retriever: Retriever) -> np.ndarra
     return fused
 
 
-def question_units(bigrams: list[str], terms: Sequence[Term]) -> list[frozenset[str]]:
+def _question_units(bigrams: list[str], terms: Sequence[Term]) -> list[frozenset[str]]:
     """What a passage must contain to cover the question: each Chinese content bigram, or each
     translatable English word (any of its renderings)."""
     return [frozenset((b,)) for b in bigrams] if bigrams else word_renderings(terms)
@@ -242,7 +242,7 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
         order = order[legs.lexical[order] > 0]
     order = order[:k]
     has_terms = bool(bigrams or terms)
-    units = question_units(bigrams, terms)
+    units = _question_units(bigrams, terms)
     hits = []
     for rank, row in enumerate(order, start=1):
         p = index.passages[int(row)]
