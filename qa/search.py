@@ -138,7 +138,11 @@ def _dense_scores(index: Index, q: np.ndarray) -> np.ndarray:
 
 
 def _term_scores(index: Index, terms: Sequence[Term]) -> np.ndarray:
-    """BM25 of dictionary-rendered terms: each term counts once, by its best-scoring rendering."""
+    """BM25 of dictionary-rendered terms: each term counts once, by its best-scoring rendering.
+
+    A rendering counts only in passages that contain it whole, so a rendering the corpus
+    lacks (辉格党, "Whig party") scores nothing through a common part of it (党).
+    """
     vocab = index.lexical.vocab_dict
     total = np.zeros(index.size, dtype=np.float64)
     for term in terms:
@@ -146,7 +150,11 @@ def _term_scores(index: Index, terms: Sequence[Term]) -> np.ndarray:
         for chinese in term.chinese:
             tokens = [t for t in lexical_tokens(chinese) if t in vocab]
             if tokens:
-                best = np.maximum(best, np.asarray(index.lexical.get_scores(tokens), dtype=np.float64))
+                scores = np.asarray(index.lexical.get_scores(tokens), dtype=np.float64)
+                for row in np.nonzero(scores)[0]:
+                    if chinese not in index.normalized_texts[row]:
+                        scores[row] = 0.0
+                best = np.maximum(best, scores)
         total += best
     return total
 

@@ -71,6 +71,22 @@ def test_english_question_is_matched_through_dictionary_renderings(essay):
     assert "经费" in answer[0].text  # the note names renderings found in the passages shown
 
 
+def test_a_rendering_counts_only_in_passages_that_contain_it_whole(essay):
+    from qa.normalize import lexical_tokens
+    from qa.search import score_legs
+    from qa.translate import Term
+
+    index = essay.index
+    vector = essay.embedder.encode_questions(["party"])[0]
+    assert any(t in index.lexical.vocab_dict for t in lexical_tokens("辉格党"))  # its 党 is in the essay...
+    assert not any("辉格党" in text for text in index.normalized_texts)  # ...the word itself is not
+    partial = score_legs(index, vector, [], [Term("whig party", ("辉格党",), (0,))]).lexical
+    assert not partial.any()
+    whole = score_legs(index, vector, [], [Term("party building", ("党建",), (0, 1))]).lexical
+    assert whole.any()
+    assert all(("党建" in text) == (score > 0) for text, score in zip(index.normalized_texts, whole))
+
+
 def test_without_translation_an_english_question_is_matched_by_meaning_only(essay):
     from qa import Assistant
 
