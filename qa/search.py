@@ -12,6 +12,7 @@ all is a calibrated confidence (see ``Settings.confidence_weights``).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -137,6 +138,12 @@ def _dense_scores(index: Index, q: np.ndarray) -> np.ndarray:
     return dense
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _rendering_tokens(chinese: str) -> tuple[str, ...]:
+    """A dictionary rendering's BM25 tokens; the same renderings recur in every English question."""
+    return tuple(lexical_tokens(chinese))
+
+
 def _term_scores(index: Index, terms: Sequence[Term]) -> np.ndarray:
     """BM25 of dictionary-rendered terms: each term counts once, by its best-scoring rendering.
 
@@ -148,7 +155,7 @@ def _term_scores(index: Index, terms: Sequence[Term]) -> np.ndarray:
     for term in terms:
         best = np.zeros(index.size, dtype=np.float64)
         for chinese in term.chinese:
-            tokens = [t for t in lexical_tokens(chinese) if t in vocab]
+            tokens = [t for t in _rendering_tokens(chinese) if t in vocab]
             if tokens:
                 scores = np.asarray(index.lexical.get_scores(tokens), dtype=np.float64)
                 for row in np.nonzero(scores)[0]:
