@@ -52,6 +52,8 @@ MAX_WARNINGS_SHOWN = 10
 #: At most this many failures per retriever are shown in ``index.html`` (the CSV/JSONL have all).
 HTML_MAX_ROWS = 300
 #: Size of the report's plots, in inches, and their resolution.
+#: File name of the plot of where the first relevant passage was ranked.
+RANK_PLOT = "ranks.png"
 PLOT_SIZE = (7.0, 3.2)
 PLOT_DPI = 110
 #: Font size of the counts written on the rank-distribution bars.
@@ -457,7 +459,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 #: How the not-found counts are labelled in tables.
-_NOT_FOUND_LABELS: dict[str, str] = {"unanswerable": "unanswerable questions",
+NOT_FOUND_LABELS: dict[str, str] = {"unanswerable": "unanswerable questions",
                                      "flagged_unanswerable": "  of which flagged not found",
                                      "answerable_flagged": "answerable flagged not found"}
 
@@ -480,7 +482,7 @@ def summary_text(data: Mapping[str, Any]) -> str:
     else:
         metric_keys = list(next(iter(by.values()))["metrics"])
         rows: list[list[str]] = [[m] + [_fmt(by[n]["metrics"].get(m)) for n in names] for m in metric_keys]
-        rows += [[_NOT_FOUND_LABELS.get(key, key)] + [_fmt(by[n]["not_found"].get(key)) for n in names]
+        rows += [[NOT_FOUND_LABELS.get(key, key)] + [_fmt(by[n]["not_found"].get(key)) for n in names]
                  for key in next(iter(by.values()))["not_found"]]
         rows += [[f"latency {p} (ms)"] + [_fmt(by[n]["latency_ms"].get(p), 1) for n in names]
                  for p, _ in LATENCY_PERCENTILES]
@@ -542,7 +544,7 @@ def _plots(report: EvaluationReport) -> dict[str, bytes]:
     ax.set_title(f"{report.dataset}: rank distribution")
     if len(names) > 1:
         ax.legend(**_LEGEND)
-    out["ranks.png"] = _png(fig)
+    out[RANK_PLOT] = _png(fig)
     if len(names) > 1:
         fig = Figure(figsize=PLOT_SIZE)
         ax = fig.add_subplot()
@@ -602,7 +604,7 @@ def _html(report: EvaluationReport, data: Mapping[str, Any], plots: Mapping[str,
         nf_keys = list(by[names[0]]["not_found"])
         parts.append("<h2>Not-found verdict and latency</h2>")
         parts.append(_html_table(["", *names],
-                                 [[_NOT_FOUND_LABELS.get(k, k), *[by[n]["not_found"][k] for n in names]]
+                                 [[NOT_FOUND_LABELS.get(k, k), *[by[n]["not_found"][k] for n in names]]
                                   for k in nf_keys]
                                  + [[f"latency {p} (ms)", *[_fmt(by[n]["latency_ms"].get(p), 1) for n in names]]
                                     for p, _ in LATENCY_PERCENTILES]))
@@ -741,7 +743,7 @@ class Comparison:
         rows = [[m, _fmt(v["a"]), _fmt(v["b"]), _signed(v["diff"]),
                  (f"{v['p_value']:.4f}" if v["p_value"] is not None else "—") + (" *" if v["significant"] else "")]
                 for m, v in self.metrics.items()]
-        rows += [[_NOT_FOUND_LABELS.get(k, k), _fmt(v["a"]), _fmt(v["b"]), _signed(v["diff"], 0), ""]
+        rows += [[NOT_FOUND_LABELS.get(k, k), _fmt(v["a"]), _fmt(v["b"]), _signed(v["diff"], 0), ""]
                  for k, v in self.not_found.items()]
         rows += [[f"latency {k} (ms)", _fmt(v["a"], 1), _fmt(v["b"], 1), _signed(v["diff"], 1), ""]
                  for k, v in self.latency_ms.items()]
