@@ -69,8 +69,7 @@ class Assistant:
         started = time.perf_counter()
         text = clean_question(question, self.settings)
         k = self._check_k(k)
-        if retriever is not None and retriever not in RETRIEVERS:
-            raise QuestionError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {retriever!r}")
+        retriever = self._check_retriever(retriever)
         vector = self.embedder.encode_questions([to_simplified(text)])[0]
         answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
         return replace(answer, latency_ms=round((time.perf_counter() - started) * 1000, 2))
@@ -78,18 +77,35 @@ class Assistant:
     def ask_many(self, questions: Sequence[str], k: int | None = None, *,
                  retriever: Retriever | None = None) -> list[Answer]:
         """``ask`` for several questions (one model call for all their vectors)."""
+        retriever = self._check_retriever(retriever)
+        return self.ask_many_by_retriever(questions, (retriever,), k)[retriever]
+
+    def ask_many_by_retriever(self, questions: Sequence[str], retrievers: Sequence[Retriever],
+                              k: int | None = None) -> dict[str, list[Answer]]:
+        """``ask_many`` with each of several retrievers, the questions embedded once (side-by-side evaluation).
+
+        Each answer's latency is its share of the one embedding call plus its own search.
+        """
         texts = [clean_question(q, self.settings) for q in questions]
         k = self._check_k(k)
+        retrievers = [self._check_retriever(r) for r in retrievers]
         started = time.perf_counter()
         vectors = self.embedder.encode_questions([to_simplified(t) for t in texts]) if texts else np.zeros((0, 1))
         per_question = (time.perf_counter() - started) * 1000 / max(len(texts), 1)
-        out = []
+        out: dict[str, list[Answer]] = {r: [] for r in retrievers}
         for text, vector in zip(texts, vectors):
-            t0 = time.perf_counter()
-            a = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
-            ms = per_question + (time.perf_counter() - t0) * 1000
-            out.append(replace(a, latency_ms=round(ms, 2)))
+            for retriever in retrievers:
+                t0 = time.perf_counter()
+                a = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
+                out[retriever].append(replace(a, latency_ms=round(per_question + (time.perf_counter() - t0) * 1000, 2)))
         return out
+
+    def _check_retriever(self, retriever: Retriever | None) -> Retriever:
+        if retriever is None:
+            return self.settings.retriever
+        if retriever not in RETRIEVERS:
+            raise QuestionError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {retriever!r}")
+        return retriever
 
     def _check_k(self, k: int | None) -> int:
         k = self.settings.k if k is None else k

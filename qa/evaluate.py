@@ -135,17 +135,8 @@ def _read(path: Path) -> str:
         raise EvaluationError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
 
 
-def detect_format(text: str) -> str:
-    """``"squad"`` for one JSON object with a ``data`` list, otherwise ``"jsonl"``."""
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        try:
-            whole = json.loads(stripped)
-        except ValueError:
-            return "jsonl"
-        if isinstance(whole, dict) and isinstance(whole.get("data"), list):
-            return "squad"
-    return "jsonl"
+def _is_squad(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("data"), list)
 
 
 def load_questions(path: str | Path, format: Format = "auto", *, strict: bool = False) -> Dataset:
@@ -156,10 +147,20 @@ def load_questions(path: str | Path, format: Format = "auto", *, strict: bool = 
     text = _read(path)
     if not text.strip():
         raise EvaluationError(f"{path}: the file is empty")
-    fmt = detect_format(text) if format == "auto" else format
+    whole: Any = None  # the file as one JSON document, parsed once whether guessing the format or reading it
+    error: ValueError | None = None
+    if format == "squad" or (format == "auto" and text.lstrip().startswith("{")):
+        try:
+            whole = json.loads(text)
+        except ValueError as exc:
+            error = exc
+    fmt = ("squad" if _is_squad(whole) else "jsonl") if format == "auto" else format
     problems = _Problems(path, strict)
     if fmt == "squad":
-        questions, documents = _parse_squad(text, path, problems)
+        if error is not None:
+            raise EvaluationError(f"{path}: not valid JSON ({error.msg} at line {getattr(error, 'lineno', '?')} "
+                                  f"column {getattr(error, 'colno', '?')})")
+        questions, documents = _parse_squad(whole, path, problems)
     else:
         questions, documents = _parse_jsonl(text, problems), None
     if not questions:
@@ -252,13 +253,8 @@ def context_doc_id(paragraph_id: Any, context: str) -> str:
     return "ctx-" + hashlib.sha256(context.encode("utf-8")).hexdigest()[:CONTEXT_ID_CHARS]
 
 
-def _parse_squad(text: str, path: Path, problems: _Problems) -> tuple[list[Question], list[Document]]:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise EvaluationError(f"{path}: not valid JSON ({exc.msg} at line {getattr(exc, 'lineno', '?')} "
-                              f"column {getattr(exc, 'colno', '?')})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+def _parse_squad(data: Any, path: Path, problems: _Problems) -> tuple[list[Question], list[Document]]:
+    if not _is_squad(data):
         raise EvaluationError(f'{path}: not a SQuAD file (expected an object with a "data" list)')
     source = str(path.resolve())
     documents: list[Document] = []
@@ -323,8 +319,8 @@ def _parse_squad(text: str, path: Path, problems: _Problems) -> tuple[list[Quest
 
 # -- relevance ----------------------------------------------------------------------------------------------
 
-def judge_relevance(questions: Sequence[Question],
-                    passages: Sequence[Passage]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
+def judge_relevance(questions: Sequence[Question], passages: Sequence[Passage],
+                    normalized_texts: Sequence[str] | None = None) -> tuple[dict[str, tuple[str, ...]], list[str]]:
     """Every passage relevant to each question, judged over all passages of the index.
 
     A passage is relevant when its normalized text, headings included (its
@@ -334,9 +330,10 @@ def judge_relevance(questions: Sequence[Question],
     they are never passages of their own: evidence quoting a heading makes the
     passages under it relevant instead of matching nothing. Returns the relevant
     ids per question id (in index order) and warnings about evidence or ids that
-    match nothing.
+    match nothing. ``normalized_texts`` (an index's ``Index.normalized_texts``) spares
+    normalising the passages again.
     """
-    texts = [normalize(p.context_text()) for p in passages]
+    texts = normalized_texts if normalized_texts is not None else [normalize(p.context_text()) for p in passages]
     ids = {p.id for p in passages}
     by_doc: dict[str, list[str]] = {}
     for p in passages:
@@ -376,30 +373,11 @@ def result_from_answer(question: Question, answer: Answer, relevant_ids: Sequenc
         ranked_ids=tuple(h.passage_id for h in hits), found=bool(answer.found), confidence=float(answer.confidence),
         latency_ms=float(answer.latency_ms), expects_answer=question.expects_answer,
         heading_paths=tuple(tuple(h.heading_path) for h in hits),
-        top_scores=dict(top.scores) if top is not None else {},
-        top_confidence=float(top.confidence) if top is not None else None, where=question.where,
+        top_scores=dict(top.scores) if top is not None else {}, where=question.where,
     )
 
 
 # -- the run --------------------------------------------------------------------------------------------------
-
-class _TqdmQuestions:
-    """Default question progress: a tqdm bar on stderr."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc="evaluating", unit="q", file=sys.stderr, leave=False)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
 
 def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, settings: Settings | None,
                     assistant: Assistant | None, embedder: Embedder | None, show_progress: bool,
@@ -417,7 +395,10 @@ def _make_assistant(dataset: Dataset, corpus: Sequence[str | Path] | None, setti
     elif assistant is not None:
         if corpus:
             raise EvaluationError("give a corpus or an assistant, not both")
-        return assistant
+        if settings is None or settings == assistant.settings:
+            return assistant
+        # Explicit settings win, as for a SQuAD file: the assistant lends its corpus and model.
+        docs, ctx_settings, embedder = assistant.documents, settings, embedder or assistant.embedder
     else:
         docs, ctx_settings = (list(corpus) if corpus else None), settings or Settings()
     bar = ConsoleProgress() if show_progress and index_progress is None else None
@@ -458,7 +439,7 @@ def _config(dataset: Dataset, assistant: Assistant, k: int, retrievers: Sequence
 def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = None, format: Format = "auto",
              k: int = 10, retrievers: Sequence[str] | str = ("hybrid",), settings: Settings | None = None,
              assistant: Assistant | None = None, embedder: Embedder | None = None,
-             progress: QuestionProgress | None | bool = None, index_progress: Progress | None = None,
+             progress: QuestionProgress | None | Literal[False] = None, index_progress: Progress | None = None,
              strict: bool = False) -> EvaluationReport:
     """Evaluate retrieval on a questions file: ``qa.evaluate("dev.jsonl", retrievers=("hybrid", "dense"))``.
 
@@ -503,39 +484,34 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
         usable.append(q)
     if not usable:
         raise EvaluationError(f"{dataset.path}: no question can be asked ({warns[-1] if warns else ''})")
-    relevant, relevance_warnings = judge_relevance(usable, assistant.passages)
+    relevant, relevance_warnings = judge_relevance(usable, assistant.passages, assistant.index.normalized_texts)
     if strict and relevance_warnings:
         raise EvaluationError(f"{dataset.path}: {relevance_warnings[0]}")
     warns += relevance_warnings
 
-    report_progress: Callable[[int, int], None] | None
-    bar = _TqdmQuestions() if show else None
-    report_progress = bar if bar is not None else (progress if callable(progress) else None)
-    total = len(usable) * len(retrievers)
-    done = 0
-    results: dict[str, RetrieverResult] = {}
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(usable) * len(retrievers), desc="evaluating", unit="q", file=sys.stderr, leave=False,
+               disable=not show)
+    rows: dict[str, list[QuestionResult]] = {name: [] for name in retrievers}
+    done = 0  # answers, one per question and retriever
     interrupted = False
     try:
-        for name in retrievers:
-            rows: list[QuestionResult] = []
-            try:
-                for start in range(0, len(usable), QUESTIONS_PER_BATCH):
-                    batch = usable[start:start + QUESTIONS_PER_BATCH]
-                    answers = assistant.ask_many([q.text for q in batch], k, retriever=name)
-                    rows += [result_from_answer(q, a, relevant[q.id], name) for q, a in zip(batch, answers)]
-                    done += len(batch)
-                    if report_progress is not None:
-                        report_progress(done, total)
-            except KeyboardInterrupt:
-                interrupted = True
-                warns.append(f"interrupted after {len(rows)} of {len(usable)} questions with retriever {name}")
-            if rows:
-                results[name] = RetrieverResult(name, rows, k)
-            if interrupted:
-                break
+        for start in range(0, len(usable), QUESTIONS_PER_BATCH):
+            batch = usable[start:start + QUESTIONS_PER_BATCH]
+            answers = assistant.ask_many_by_retriever([q.text for q in batch], retrievers, k)
+            for name in retrievers:
+                rows[name] += [result_from_answer(q, a, relevant[q.id], name) for q, a in zip(batch, answers[name])]
+            done += len(batch) * len(retrievers)
+            bar.update(len(batch) * len(retrievers))
+            if callable(progress):
+                progress(done, len(usable) * len(retrievers))
+    except KeyboardInterrupt:
+        interrupted = True
+        warns.append(f"interrupted after {len(rows[retrievers[0]])} of {len(usable)} questions")
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
+    results = {name: RetrieverResult(name, found, k) for name, found in rows.items() if found}
 
     return EvaluationReport(
         dataset=dataset.name, path=str(dataset.path), format=dataset.format, k=k, results=results,

@@ -21,10 +21,11 @@ import io
 import json
 import math
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Collection, Iterable, Literal, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -61,7 +62,6 @@ BAR_LABEL_SIZE = 7
 #: Room above the tallest bar of the log-scale plot (a factor), for its count label.
 LOG_HEADROOM = 8
 
-Outcome = Literal["missed", "answered_unanswerable", "wrongly_not_found", "low_rank", "unjudged", "ok"]
 #: Outcomes from worst to best: the order rows are listed in ("failures first").
 OUTCOMES: tuple[str, ...] = ("missed", "answered_unanswerable", "wrongly_not_found", "low_rank", "unjudged", "ok")
 OUTCOME_HELP: dict[str, str] = {
@@ -159,7 +159,6 @@ class QuestionResult:
     heading_paths: tuple[tuple[str, ...], ...] = ()
     """Heading path of each returned passage, in rank order."""
     top_scores: dict[str, float] = field(default_factory=dict)
-    top_confidence: float | None = None
     where: str = ""
     """Where the question is in its file (``line 4``, ``data[0].paragraphs[1].qas[2]``)."""
 
@@ -238,7 +237,7 @@ class QuestionResult:
             "relevant_breadcrumb": PATH_SEPARATOR.join(rel_path) if rel_path is not None else None,
             "relevant_passage_id": self.ranked_ids[self.rank - 1] if self.rank else None,
             "top_passage_id": self.top_passage_id, "top_breadcrumb": self.top_breadcrumb,
-            "top_scores": dict(self.top_scores), "top_confidence": self.top_confidence,
+            "top_scores": dict(self.top_scores),
             "found": self.found, "confidence": self.confidence, "latency_ms": self.latency_ms,
             "relevant_ids": list(self.relevant_ids), "ranked_ids": list(self.ranked_ids),
         }
@@ -247,7 +246,7 @@ class QuestionResult:
 #: Columns of ``questions.csv`` (flat: scores spread over their own columns).
 CSV_COLUMNS: tuple[str, ...] = (
     "retriever", "id", "question", "outcome", "rank", "relevant_breadcrumb", "relevant_passage_id",
-    "top_passage_id", "top_breadcrumb", "top_dense", "top_lexical", "top_fused", "top_confidence",
+    "top_passage_id", "top_breadcrumb", "top_dense", "top_lexical", "top_fused",
     "found", "confidence", "latency_ms", "n_relevant", "where",
 )
 
@@ -313,9 +312,10 @@ class RetrieverResult:
         return counts
 
     def to_dict(self, *, per_question: bool = True) -> dict[str, Any]:
+        outcomes = Counter(r.outcome for r in self.rows)
         d: dict[str, Any] = {"n_questions": len(self.rows), "n_answerable": len(self.judged),
                              "metrics": self.metrics, "not_found": self.not_found, "latency_ms": self.latency_ms,
-                             "outcomes": {o: sum(1 for r in self.rows if r.outcome == o) for o in OUTCOMES}}
+                             "outcomes": {o: outcomes[o] for o in OUTCOMES}}
         if per_question:
             d["per_question"] = [r.compact() for r in self.rows]
         return d
@@ -361,11 +361,6 @@ class EvaluationReport:
     def rows(self) -> list[QuestionResult]:
         """Per-question results of the first retriever, failures first."""
         return self.first.rows if self.results else []
-
-    @property
-    def failures(self) -> list[QuestionResult]:
-        """The first retriever's rows whose outcome is not ``ok``, worst first."""
-        return self.first.failures if self.results else []
 
     @property
     def metrics(self) -> dict[str, float | None]:
@@ -464,6 +459,17 @@ NOT_FOUND_LABELS: dict[str, str] = {"unanswerable": "unanswerable questions",
                                      "answerable_flagged": "answerable flagged not found"}
 
 
+def _figure_rows(by: Mapping[str, Any]) -> list[list[str]]:
+    """Metric, then not-found, then latency rows of a ``by_retriever`` mapping: a label and one cell per retriever."""
+    names = list(by)
+    first = by[names[0]]
+    rows = [[m, *(_fmt(by[n]["metrics"].get(m)) for n in names)] for m in first["metrics"]]
+    rows += [[NOT_FOUND_LABELS.get(k, k), *(_fmt(by[n]["not_found"].get(k)) for n in names)] for k in first["not_found"]]
+    rows += [[f"latency {p} (ms)", *(_fmt(by[n]["latency_ms"].get(p), 1) for n in names)]
+             for p, _ in LATENCY_PERCENTILES]
+    return rows
+
+
 def summary_text(data: Mapping[str, Any]) -> str:
     """The text summary of a ``to_dict()`` object (also of one read back from a ``--json`` file)."""
     by = data.get("by_retriever") or {}
@@ -480,13 +486,7 @@ def summary_text(data: Mapping[str, Any]) -> str:
     if not names:
         lines.append("no results")
     else:
-        metric_keys = list(next(iter(by.values()))["metrics"])
-        rows: list[list[str]] = [[m] + [_fmt(by[n]["metrics"].get(m)) for n in names] for m in metric_keys]
-        rows += [[NOT_FOUND_LABELS.get(key, key)] + [_fmt(by[n]["not_found"].get(key)) for n in names]
-                 for key in next(iter(by.values()))["not_found"]]
-        rows += [[f"latency {p} (ms)"] + [_fmt(by[n]["latency_ms"].get(p), 1) for n in names]
-                 for p, _ in LATENCY_PERCENTILES]
-        lines += ["", _table([""] + names, rows)]
+        lines += ["", _table([""] + names, _figure_rows(by))]
         if len({by[n]["n_questions"] for n in names}) > 1:
             lines.append("(retrievers ran on different numbers of questions: "
                          + ", ".join(f"{n} {by[n]['n_questions']}" for n in names) + ")")
@@ -566,7 +566,7 @@ _CSS = """
 body{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top}
 th{background:#f3f3f3;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.fail td:first-child{border-left:4px solid #c0392b}tr.ok td:first-child{border-left:4px solid #27ae60}
+tr.fail td:first-child{border-left:4px solid #c0392b}
 .muted{color:#666}.warn{color:#a05a00}img{max-width:100%;border:1px solid #eee}
 """
 
@@ -575,13 +575,15 @@ def _e(value: Any) -> str:
     return html.escape(_fmt(value) if not isinstance(value, str) else value, quote=True)
 
 
-def _html_table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = 1) -> str:
+def _html_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric_from: int = 1,
+                row_class: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    tr = f'<tr class="{row_class}">' if row_class else "<tr>"
     body = []
     for r in rows:
         cells = "".join(f'<td class="num">{_e(c)}</td>' if i >= numeric_from else f"<td>{_e(c)}</td>"
                         for i, c in enumerate(r))
-        body.append(f"<tr>{cells}</tr>")
+        body.append(f"{tr}{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -596,18 +598,13 @@ def _html(report: EvaluationReport, data: Mapping[str, Any], plots: Mapping[str,
     if report.interrupted:
         parts.append('<p class="warn">Interrupted: the figures cover only the questions done before the stop.</p>')
     if names:
-        metric_keys = list(by[names[0]]["metrics"])
+        rows = _figure_rows(by)
+        n_metrics = len(by[names[0]]["metrics"])
         parts.append("<h2>Metrics</h2><p class=muted>Over answerable questions; hit@k is the share with a relevant "
                      "passage in the top k.</p>")
-        parts.append(_html_table(["metric", *names], [[m, *[by[n]["metrics"].get(m) for n in names]]
-                                                       for m in metric_keys]))
-        nf_keys = list(by[names[0]]["not_found"])
+        parts.append(_html_table(["metric", *names], rows[:n_metrics]))
         parts.append("<h2>Not-found verdict and latency</h2>")
-        parts.append(_html_table(["", *names],
-                                 [[NOT_FOUND_LABELS.get(k, k), *[by[n]["not_found"][k] for n in names]]
-                                  for k in nf_keys]
-                                 + [[f"latency {p} (ms)", *[_fmt(by[n]["latency_ms"].get(p), 1) for n in names]]
-                                    for p, _ in LATENCY_PERCENTILES]))
+        parts.append(_html_table(["", *names], rows[n_metrics:]))
     for name, png in plots.items():
         parts.append(f'<p><img alt="{_e(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></p>')
     if report.warnings:
@@ -624,15 +621,10 @@ def _html(report: EvaluationReport, data: Mapping[str, Any], plots: Mapping[str,
         failures = res.failures
         shown = failures[:HTML_MAX_ROWS]
         parts.append(f"<h3>{_e(name)}: {len(failures)} of {len(res.rows)} questions</h3>")
-        rows = []
-        for r in shown:
-            d = r.to_dict()
-            cells = [r.outcome, r.id, r.question, d["rank"], d["relevant_breadcrumb"], d["top_passage_id"],
-                     d["top_breadcrumb"], r.top_scores.get("dense"), r.top_scores.get("lexical"),
-                     r.top_scores.get("fused"), r.found]
-            rows.append('<tr class="fail">' + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
-        head = "".join(f"<th>{_e(h)}</th>" for h in header)
-        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        cells = ([r.outcome, r.id, r.question, d["rank"], d["relevant_breadcrumb"], d["top_passage_id"],
+                  d["top_breadcrumb"], r.top_scores.get("dense"), r.top_scores.get("lexical"),
+                  r.top_scores.get("fused"), r.found] for r in shown for d in (r.to_dict(),))
+        parts.append(_html_table(header, cells, numeric_from=len(header), row_class="fail"))
         if len(failures) > len(shown):
             parts.append(f'<p class="muted">Showing {len(shown)} of {len(failures)}; see questions.csv.</p>')
     parts.append("<h2>Configuration</h2><pre>" + _e(json.dumps(data["config"], ensure_ascii=False, indent=2))
