@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) ->
     w = np.zeros(X.shape[1])
     penalty = l2 * np.diag(np.r_[0.0, np.ones(X.shape[1] - 1)])
     for _ in range(ITERATIONS):
-        p = 1 / (1 + np.exp(-X @ w))
+        p = expit(X @ w)
         grad = X.T @ (weight * (p - y)) + penalty @ w
         hess = (X.T * (weight * p * (1 - p))) @ X + penalty
         w -= np.linalg.solve(hess, grad)
@@ -87,12 +88,12 @@ def main() -> None:
     print("confidence_weights =", tuple(round(float(v), 2) for v in w))
     threshold = Settings().min_confidence
     for name, (gx, gy) in groups.items():
-        p = 1 / (1 + np.exp(-(w[0] + gx @ w[1:])))
+        p = expit(w[0] + gx @ w[1:])
         flagged = p < threshold
         tp = int((flagged & (gy == 0)).sum())
         print(f"{name:15s} n={len(gy):5d}  unanswerable flagged {tp}/{int((gy == 0).sum())}  "
               f"answerable flagged {int((flagged & (gy == 1)).sum())}/{int((gy == 1).sum())}")
-    p_all = 1 / (1 + np.exp(-(w[0] + x @ w[1:])))
+    p_all = expit(w[0] + x @ w[1:])
     flagged = p_all < threshold
     precision = (flagged & (y == 0)).sum() / max(flagged.sum(), 1)
     recall = (flagged & (y == 0)).sum() / max((y == 0).sum(), 1)

@@ -24,7 +24,6 @@ DATASETS = {"essay": SHARED / "essay_dev.jsonl", "cmrc": SHARED / "cmrc2018_tria
             # English renderings of the essay questions and English out-of-scope questions, written for this
             # project to measure cross-language retrieval (see benchmarks/data/README.md).
             "english": ROOT / "benchmarks" / "data" / "essay_english.jsonl"}
-METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10")
 
 
 def main() -> None:
@@ -35,6 +34,7 @@ def main() -> None:
 
     from qa import Settings, evaluate
     from qa.embed import Embedder
+    from qa.report import summary_text
 
     embedder = Embedder(Settings())
     for name in args.datasets:
@@ -46,14 +46,8 @@ def main() -> None:
                               embedder=embedder, progress=False).to_dict()
             for retriever, result in report["by_retriever"].items():
                 columns[f"hybrid ({fusion})" if retriever == "hybrid" else retriever] = result
-        elapsed = time.perf_counter() - started
-        print(f"\n{name}: {report['n_questions']} questions, {report['n_answerable']} answerable ({elapsed:.0f} s)")
-        print(f"{'':30s}" + "".join(f"{c:>16s}" for c in columns))
-        for metric in METRICS:
-            print(f"{metric:30s}" + "".join(f"{r['metrics'][metric]:16.3f}" for r in columns.values()))
-        for key, label in (("flagged_unanswerable", "unanswerable flagged"),
-                           ("answerable_flagged", "answerable flagged")):
-            print(f"{label:30s}" + "".join(f"{r['not_found'][key]:16d}" for r in columns.values()))
+        print(f"\n== {name} ({time.perf_counter() - started:.0f} s)")
+        print(summary_text({**report, "by_retriever": columns}))
 
 
 if __name__ == "__main__":
