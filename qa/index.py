@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,8 +48,6 @@ class ConsoleProgress:
     """Index-building progress on stderr: a tqdm bar on a terminal, one line per stage otherwise (logs, CI)."""
 
     def __init__(self, stream: Any = None) -> None:
-        import sys
-
         self.stream = stream or sys.stderr
         self.stage = ""
         self.bar = None

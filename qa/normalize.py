@@ -68,18 +68,18 @@ def _jieba():
     return jieba
 
 
-def _content_segments(run: str) -> list[list[str]]:
-    """A Chinese run cut at its stop words, as lists of jieba words: 文章的标题是什么 -> [文章], [标题].
+def _content_segments(run: str) -> list[str]:
+    """A Chinese run cut at its stop words (found by jieba): 文章的标题是什么 -> 文章, 标题.
 
     Bigrams are then taken inside each segment, so none straddles a particle or a
     question word (章的, 题是 match nothing the question is about).
     """
-    segments: list[list[str]] = [[]]
+    segments = [""]
     for word in _jieba().cut(run):
         if word in STOP_WORDS:
-            segments.append([])
+            segments.append("")
         else:
-            segments[-1].append(word)
+            segments[-1] += word
     return [seg for seg in segments if seg]
 
 
@@ -112,8 +112,7 @@ def content_bigrams(text: str) -> list[str]:
     """
     bigrams: list[str] = []
     for run in _CJK_RUN.findall(fold(text)):
-        for words in _content_segments(run):
-            segment = "".join(words)
+        for segment in _content_segments(run):
             bigrams.extend(segment[i:i + 2] for i in range(len(segment) - 1))
     return bigrams
 
