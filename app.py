@@ -1,7 +1,7 @@
 """The web UI: ``python app.py`` serves a Gradio app over the assistant on http://127.0.0.1:7860.
 
 A thin layer over the Python API: questions go to :meth:`qa.Assistant.ask`, the
-batch evaluation to :func:`qa.evaluate.evaluate`, and every piece of HTML a person
+batch evaluation to :func:`qa.evaluate`, and every piece of HTML a person
 reads is built by :mod:`qa.present`. No retrieval logic lives here.
 
 Endpoints (``gradio_client.Client(url).predict(..., api_name=...)``):
@@ -40,10 +40,11 @@ from typing import Any, Callable, Sequence  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from qa import Assistant, Settings  # noqa: E402
+from qa import Assistant, Settings, evaluate  # noqa: E402
 from qa import present  # noqa: E402
 from qa.errors import QAError, QuestionError  # noqa: E402
 from qa.index import ConsoleProgress  # noqa: E402
+from qa.report import RANK_PLOT  # noqa: E402
 
 APP_TITLE = "文档问答 · Document Q&A"
 APP_SUBTITLE = ("就文档提问，得到最相关的段落和关键句 · "
@@ -61,8 +62,6 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 EVAL_FILE_TYPES = [".jsonl", ".json"]
 #: Name of the report folder (and of its zip) the Evaluate tab offers for download.
 REPORT_FOLDER = "qa-eval-report"
-#: The report's plot of where the first relevant passage ranked: shown in the tab.
-RANK_PLOT = "ranks.png"
 #: Questions answered at the same time (the model is shared and locked; search runs in parallel).
 ASK_CONCURRENCY = 4
 #: Batch evaluations at the same time: one, they are long and use every core.
@@ -186,7 +185,6 @@ class QAHandlers:
             return fail(f"无法读取上传的文件 · Cannot read the uploaded file: {exc.strerror or exc}")
         if size > MAX_UPLOAD_BYTES:
             return fail(f"文件太大 · The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
-        from qa.evaluate import evaluate
 
         def report_progress(done: int, total: int) -> None:
             if progress is not None:
@@ -211,9 +209,9 @@ class QAHandlers:
             return fail(f"无法写出报告 · Cannot write the report: {exc}")
         # the archive sits beside the folder it holds, never inside it
         archive = shutil.make_archive(str(out_dir / REPORT_FOLDER), "zip", root_dir=folder)
-        plots = sorted(folder.glob("*.png"), key=lambda f: f.name != RANK_PLOT)
+        plot = folder / RANK_PLOT  # where the first relevant passage ranked (no plot when nothing was evaluated)
         return (present.metrics_html(report.to_dict()), present.rows_html(report.rows),
-                str(plots[0]) if plots else None, archive)
+                str(plot) if plot.is_file() else None, archive)
 
 
 # -- the page -----------------------------------------------------------------------------------------------

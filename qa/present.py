@@ -1,4 +1,4 @@
-"""Present answers, outlines and evaluation results as HTML or Markdown: the library's last stage.
+"""Present answers, outlines and evaluation results as HTML: the library's last stage.
 
 The web UI (``app.py``) only wires these functions to widgets, so everything a
 person reads is built (and tested) here. Every string that comes from a user or
@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .config import Settings
 from .passages import PATH_SEPARATOR, Passage
+from .report import MAX_WARNINGS_SHOWN, NOT_FOUND_LABELS, QuestionResult, metric_names
 from .search import Answer, Hit
 
 #: Confidence at or above which a hit is called "high".
@@ -33,19 +34,12 @@ CONFIDENCE_LEVELS: tuple[tuple[float, str, str, str], ...] = (
 INTRO_LABEL = "引言 Introduction"
 #: Heading levels whose subheadings :func:`outline_html` shows open (leaves stay folded: they hold passages).
 OUTLINE_OPEN_DEPTH = 2
-#: Metrics shown in the evaluation table, in order, with a reader's label.
-METRIC_LABELS: tuple[tuple[str, str], ...] = (
-    ("hit@1", "Hit@1 首位命中"),
-    ("hit@3", "Hit@3"),
-    ("hit@5", "Hit@5"),
-    ("hit@10", "Hit@10"),
-    ("mrr@10", "MRR@10"),
-    ("ndcg@10", "nDCG@10"),
-)
+#: How each metric of :func:`qa.report.metric_names` is spelled for readers, by its name before "@".
+METRIC_LABELS: dict[str, str] = {"hit": "Hit", "mrr": "MRR", "ndcg": "nDCG"}
+#: Chinese names of the metrics that have a common one.
+METRIC_ZH: dict[str, str] = {"hit@1": "首位命中"}
 #: At most this many per-question rows are rendered as HTML (the download has them all).
 MAX_ROWS_SHOWN = 200
-#: At most this many evaluation warnings are listed (the download has them all).
-MAX_WARNINGS_SHOWN = 10
 #: Characters of a row's question/passage shown in the per-question table.
 ROW_TEXT_CHARS = 80
 
@@ -223,28 +217,6 @@ def notice_html(message: str, kind: str = "info", *, role: str = "note") -> str:
     return f'<div class="qa-notice qa-notice-{kind}" role="{esc(role)}">{esc(message)}</div>'
 
 
-def _md(text: str) -> str:
-    """Escape Markdown's special characters so corpus text shows literally."""
-    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~])", r"\\\1", text)
-
-
-def answer_markdown(answer: Answer) -> str:
-    """An answer as Markdown: the highlighted sentences in bold, scores in one line per hit."""
-    lines = [f"**Q:** {_md(answer.question)}", ""]
-    if not answer.found:
-        lines += [f"> ⚠ {_md(NOT_FOUND_NOTICE)}", ""]
-    for hit in answer.hits:
-        label = confidence_label(hit.confidence)
-        parts, pos = [], 0
-        for s, e in merge_spans(hit.highlights, len(hit.text)):
-            parts += [_md(hit.text[pos:s]), f"**{_md(hit.text[s:e])}**"]
-            pos = e
-        parts.append(_md(hit.text[pos:]))
-        where = _md(hit.breadcrumb or hit.title)
-        lines += [f"{hit.rank}. *{where}* — {label}", "", f"   {''.join(parts)}", ""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
 # -- outline --------------------------------------------------------------------------------------------
 
 @dataclass
@@ -269,10 +241,6 @@ class OutlineNode:
         yield self
         for c in self.children:
             yield from c.walk()
-
-    def all_passages(self) -> list[Passage]:
-        """Every passage in this node's subtree, in reading order."""
-        return sorted((p for n in self.walk() for p in n.passages), key=lambda p: (p.doc_id, p.start))
 
     @property
     def size(self) -> int:
@@ -405,45 +373,44 @@ def header_html(title: str, description: str, subtitle: str = "") -> str:
 # -- evaluation -----------------------------------------------------------------------------------------
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if isinstance(value, bool) or value is None:
-        return "—" if value is None else ("✓" if value else "✗")
+    """A figure as text: floats to ``digits`` places, a missing one as a dash."""
+    if value is None:
+        return "—"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
 
 
+def metric_label(key: str) -> str:
+    """A metric key of :func:`qa.report.metric_names` as readers write it (``mrr@10`` -> ``MRR@10``)."""
+    name, at, cutoff = key.partition("@")
+    label = f"{METRIC_LABELS.get(name, name)}{at}{cutoff}"
+    return f"{label} {METRIC_ZH[key]}" if key in METRIC_ZH else label
+
+
 def metrics_html(report: Mapping[str, Any]) -> str:
-    """The evaluation's headline numbers (a report's ``to_dict()``) as a small table."""
+    """The evaluation's headline numbers (an ``EvaluationReport.to_dict()``) as a small table."""
     metrics = report.get("metrics") or {}
-    dataset = report.get("dataset", "")
-    head = (f'<div class="qa-summary">{esc(dataset)} · {esc(report.get("n_questions", "?"))} 问题 questions, '
+    head = (f'<div class="qa-summary">{esc(report.get("dataset", ""))} · '
+            f'{esc(report.get("n_questions", "?"))} 问题 questions, '
             f'{esc(report.get("n_answerable", "?"))} 可回答 answerable'
             + (f', {esc(report["n_skipped"])} 跳过 skipped' if report.get("n_skipped") else "") + "</div>")
-    # metrics may be flat ({"hit@1": x}) or per retriever ({"hybrid": {"hit@1": x}})
-    if metrics and all(isinstance(v, Mapping) for v in metrics.values()):
-        per = dict(metrics)
-    else:
-        per = {"": metrics}
-    cols = [(k, label) for k, label in METRIC_LABELS if any(k in m for m in per.values())]
-    cols += [(k, k) for m in per.values() for k in m if k not in dict(cols)]
-    header = "".join(f"<th>{esc(label)}</th>" for _, label in cols)
-    name_col = "<th>检索 retriever</th>" if len(per) > 1 or "" not in per else ""
-    rows = []
-    for name, m in per.items():
-        cells = "".join(f'<td data-metric="{esc(k)}">{esc(_fmt(m.get(k)))}</td>' for k, _ in cols)
-        rows.append(f"<tr>{f'<th>{esc(name)}</th>' if name_col else ''}{cells}</tr>")
-    table = (f'<table class="qa-metrics"><thead><tr>{name_col}{header}</tr></thead>'
-             f'<tbody>{"".join(rows)}</tbody></table>')
+    keys = metric_names(report.get("k"))
+    header = "".join(f"<th>{esc(metric_label(k))}</th>" for k in keys)
+    cells = "".join(f'<td data-metric="{esc(k)}">{esc(_fmt(metrics.get(k)))}</td>' for k in keys)
+    table = (f'<table class="qa-metrics"><thead><tr>{header}</tr></thead>'
+             f"<tbody><tr>{cells}</tr></tbody></table>")
     extra = []
-    nf = report.get("not_found")
-    if isinstance(nf, Mapping) and nf:
-        extra.append("无答案判断 not-found: " + ", ".join(f"{k} {_fmt(v)}" for k, v in nf.items()))
-    outcomes = report.get("outcomes")
-    if isinstance(outcomes, Mapping) and outcomes:
+    not_found = report.get("not_found") or {}
+    if not_found:
+        extra.append("无答案判断 not-found: " + ", ".join(f"{NOT_FOUND_LABELS.get(k, k).strip()} {_fmt(v)}"
+                                                     for k, v in not_found.items()))
+    outcomes = report.get("outcomes") or {}
+    if any(outcomes.values()):
         extra.append("判定 outcomes: " + ", ".join(f"{k} {_fmt(v)}" for k, v in outcomes.items() if v))
-    lat = report.get("latency_ms")
-    if isinstance(lat, Mapping) and lat:
-        extra.append("延迟 latency: " + ", ".join(f"{k} {_fmt(v, 1)} ms" for k, v in lat.items()))
+    latency = report.get("latency_ms") or {}
+    if latency:
+        extra.append("延迟 latency: " + ", ".join(f"{k} {_fmt(v, 1)} ms" for k, v in latency.items()))
     if report.get("interrupted"):
         extra.append("评估被中断，结果只含已完成的问题 · The run was interrupted; results cover the questions done.")
     notes = "".join(f'<div class="qa-eval-note">{esc(e)}</div>' for e in extra)
@@ -460,63 +427,37 @@ def warnings_html(warnings: Sequence[str], *, limit: int = MAX_WARNINGS_SHOWN) -
             f"<ul>{items}{more}</ul></details>")
 
 
-def _row_dict(row: Any) -> dict[str, Any]:
-    if isinstance(row, Mapping):
-        return dict(row)
-    if hasattr(row, "to_dict"):
-        return dict(row.to_dict())
-    if hasattr(row, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(row)
-    return dict(vars(row))
+def _clip(text: str, limit: int = ROW_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _clip(text: Any, limit: int = ROW_TEXT_CHARS) -> str:
-    s = "" if text is None else str(text)
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+#: Headers of the per-question table, after the pass/fail mark.
+ROW_HEADERS: tuple[str, ...] = ("id", "问题 question", "判定 outcome", "相关段落排名 rank of first relevant",
+                                "首位段落 top passage", "置信度 confidence")
 
 
-#: Candidate keys of a per-question row, tried in order, for each column of the table.
-ROW_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("id", ("id", "qid", "question_id")),
-    ("问题 question", ("question",)),
-    ("判定 outcome", ("outcome",)),
-    ("相关段落排名 rank of first relevant", ("rank", "first_relevant_rank", "hit_rank")),
-    ("首位段落 top passage", ("top_breadcrumb", "top_passage", "top_passage_id", "top")),
-    ("置信度 confidence", ("confidence",)),
-)
+def _row_mark(outcome: str) -> tuple[str, str]:
+    """(row class, mark) of an outcome: ``ok`` passes, ``unjudged`` is neither, any other fails."""
+    if outcome == "ok":
+        return "qa-pass", "✓"
+    if outcome == "unjudged":  # the file's evidence is in no passage
+        return "", "·"
+    return "qa-fail", "✗"
 
 
-#: Outcomes that are neither a pass nor a failure (the file's evidence is in no passage).
-UNJUDGED_OUTCOMES = frozenset({"unjudged"})
-
-
-def _row_ok(row: Mapping[str, Any]) -> bool | None:
-    if row.get("outcome") in UNJUDGED_OUTCOMES:
-        return None
-    for key in ("ok", "correct", "success", "passed", "hit@1", "hit"):
-        if key in row and isinstance(row[key], (bool, int, float)):
-            return bool(row[key])
-    return None
-
-
-def rows_html(rows: Sequence[Any], *, limit: int = MAX_ROWS_SHOWN) -> str:
+def rows_html(rows: Sequence[QuestionResult], *, limit: int = MAX_ROWS_SHOWN) -> str:
     """Per-question results as a table (in the order given: failures first), each row marked pass/fail."""
-    dicts = [_row_dict(r) for r in rows]
-    if not dicts:
+    if not rows:
         return notice_html("没有逐题结果 · No per-question results.")
-    cols = [(label, next((k for k in keys if any(k in d for d in dicts)), None)) for label, keys in ROW_COLUMNS]
-    cols = [(label, key) for label, key in cols if key]
-    header = "<th>结果 result</th>" + "".join(f"<th>{esc(label)}</th>" for label, _ in cols)
+    header = "<th>结果 result</th>" + "".join(f"<th>{esc(label)}</th>" for label in ROW_HEADERS)
     body = []
-    for d in dicts[:limit]:
-        ok = _row_ok(d)
-        cls, mark = {True: ("qa-pass", "✓"), False: ("qa-fail", "✗"), None: ("", "·")}[ok]
-        cells = "".join(f"<td>{esc(_clip(_fmt(d.get(key))))}</td>" for _, key in cols)
+    for row in rows[:limit]:
+        cls, mark = _row_mark(row.outcome)
+        values = (row.id, row.question, row.outcome, row.rank, row.top_breadcrumb, row.confidence)
+        cells = "".join(f"<td>{esc(_clip(_fmt(v)))}</td>" for v in values)
         body.append(f'<tr class="{cls}"><td class="qa-result">{mark}</td>{cells}</tr>')
-    more = (notice_html(f"只显示前 {limit} 行，共 {len(dicts)} 行；完整结果见下载。"
-                        f" · Showing {limit} of {len(dicts)} rows; the download has all.")
-            if len(dicts) > limit else "")
+    more = (notice_html(f"只显示前 {limit} 行，共 {len(rows)} 行；完整结果见下载。"
+                        f" · Showing {limit} of {len(rows)} rows; the download has all.")
+            if len(rows) > limit else "")
     return (f'<table class="qa-rows"><thead><tr>{header}</tr></thead><tbody>{"".join(body)}</tbody></table>'
             f"{more}")

@@ -6,6 +6,9 @@ One app over the bundled essay is served per module on a free local port.
 from __future__ import annotations
 
 import json
+import math
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -19,6 +22,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402
+from qa.errors import QuestionError  # noqa: E402
+from qa.report import RANK_PLOT  # noqa: E402
 
 #: (question, a string the top passage contains): questions written for these tests, not the dev set's.
 QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -78,10 +83,22 @@ def test_ask_endpoint_uses_the_default_k(client, essay):
     assert len(result["hits"]) == essay.settings.k
 
 
-@pytest.mark.parametrize("k, expected", [(2.0, 2), (1, 1), (999, app.MAX_K)])
-def test_ask_endpoint_clamps_k(client, essay, k, expected):
+@pytest.mark.parametrize("k, expected", [(2.0, 2), (1, 1), (2.4, 2)])
+def test_ask_endpoint_takes_k_from_a_client(client, k, expected):
     result = client.predict(QUESTIONS[1][0], k, api_name="/ask")
-    assert len(result["hits"]) == min(expected, len(essay.passages))
+    assert len(result["hits"]) == expected
+
+
+@pytest.mark.parametrize("k, expected", [(999, app.MAX_K), (app.MAX_K + 1, app.MAX_K), (2.6, 3), (1, 1),
+                                         (None, 7), ("", 7)])
+def test_k_is_a_whole_number_up_to_max_k(k, expected):
+    assert app._clamp_k(k, 7) == expected
+
+
+@pytest.mark.parametrize("k", [0, 0.4, -3, math.nan, "many", [3]])
+def test_k_below_one_or_not_a_number_is_refused(k):
+    with pytest.raises(QuestionError, match="k must be a whole number"):
+        app._clamp_k(k, 7)
 
 
 @pytest.mark.parametrize("question, k, message", [("   ", 3, "empty"), ("问题", 0, "k must be"),
@@ -142,7 +159,7 @@ def test_section_handler_shows_the_passages_under_a_heading(handlers, essay):
     root = handlers.outline[0]
     heading = root.children[-3] if len(root.children) >= 3 else root.children[0]
     out = handlers.section(heading.key)
-    for p in heading.all_passages():
+    for p in (p for n in heading.walk() for p in n.passages):
         assert f'data-passage-id="{p.id}"' in out
     assert "Choose a heading" in handlers.section(None)
     assert "Choose a heading" in handlers.section("no-such-key")
@@ -162,7 +179,6 @@ def test_evaluate_rejects_a_file_over_the_upload_limit(handlers, tmp_path):
 
 
 def test_evaluate_reports_a_malformed_file_clearly(handlers, tmp_path):
-    pytest.importorskip("qa.evaluate", reason="qa.evaluate (batch evaluation) is not in this tree yet")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('this is not json\n{"question": \n', encoding="utf-8")
     metrics, rows, plot, archive = handlers.evaluate(str(bad))
@@ -171,13 +187,12 @@ def test_evaluate_reports_a_malformed_file_clearly(handlers, tmp_path):
 
 
 def test_evaluate_lists_skipped_lines_as_warnings(handlers, tmp_path):
-    pytest.importorskip("qa.evaluate", reason="qa.evaluate (batch evaluation) is not in this tree yet")
     path = small_questions_file(tmp_path)
     with path.open("a", encoding="utf-8") as f:
         f.write("this line is not json\n")
     metrics, rows, plot, archive = handlers.evaluate(str(path))
     assert "qa-metrics" in metrics and "1 条警告 warnings" in metrics and "line 5" in metrics
-    assert rows.count("<tr class=") == 4 and Path(plot).name == app.RANK_PLOT and archive.endswith(".zip")
+    assert rows.count("<tr class=") == 4 and Path(plot).name == RANK_PLOT and archive.endswith(".zip")
 
 
 def small_questions_file(folder: Path) -> Path:
@@ -190,7 +205,6 @@ def small_questions_file(folder: Path) -> Path:
 
 
 def test_evaluate_endpoint_returns_metrics_plot_and_report(client, tmp_path):
-    pytest.importorskip("qa.evaluate", reason="qa.evaluate (batch evaluation) is not in this tree yet")
     import zipfile
 
     from gradio_client import handle_file
@@ -206,14 +220,25 @@ def test_evaluate_endpoint_returns_metrics_plot_and_report(client, tmp_path):
 
 # -- offline, launch options and command line -------------------------------------------------------------------------
 
-def test_app_is_offline(served):
-    import os
+#: Run in a fresh interpreter whose environment says nothing about gradio's analytics.
+OFFLINE_PROBE = """
+import json
+import app
+from gradio import analytics
+options = app.launch_options()
+print(json.dumps({"analytics": analytics.analytics_enabled(),
+                  "launch": {k: options[k] for k in ("share", "enable_monitoring", "mcp_server")}}))
+"""
 
-    demo, _ = served
-    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
-    assert demo.analytics_enabled is False
-    assert not demo.share
-    assert app.launch_options()["share"] is False
+
+def test_app_is_offline():
+    """Importing app turns gradio's analytics (and its version check) off; launching shares nothing."""
+    env = {"HF_HUB_OFFLINE": "1", "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
+    done = subprocess.run([sys.executable, "-c", OFFLINE_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    assert probe == {"analytics": False, "launch": {"share": False, "enable_monitoring": False, "mcp_server": False}}
 
 
 def test_host_and_port_come_from_flags_then_env(monkeypatch):

@@ -216,7 +216,6 @@ def _upload(page, path: Path) -> None:
 
 
 def test_evaluate_upload_shows_metrics_rows_plot_and_download(page, tmp_path):
-    pytest.importorskip("qa.evaluate", reason="qa.evaluate (batch evaluation) is not in this tree yet")
     _upload(page, _questions_file(tmp_path))
     metrics = page.locator("#qa-eval-metrics .qa-metrics")
     metrics.wait_for(timeout=EVALUATION_TIMEOUT_MS)
@@ -232,7 +231,6 @@ def test_evaluate_upload_shows_metrics_rows_plot_and_download(page, tmp_path):
 
 
 def test_evaluate_malformed_file_gives_a_clear_message(page, tmp_path):
-    pytest.importorskip("qa.evaluate", reason="qa.evaluate (batch evaluation) is not in this tree yet")
     bad = tmp_path / "broken.jsonl"
     bad.write_text("this is not a questions file\n", encoding="utf-8")
     _upload(page, bad)

@@ -1,4 +1,4 @@
-"""The present stage: answers, outlines and evaluation results as safe, readable HTML/Markdown.
+"""The present stage: answers, outlines and evaluation results as safe, readable HTML.
 
 Pure tests over hand-built passages, hits and answers: no model, no index.
 """
@@ -6,12 +6,14 @@ Pure tests over hand-built passages, hits and answers: no model, no index.
 from __future__ import annotations
 
 import math
+import re
 from html.parser import HTMLParser
 
 import pytest
 
 from qa import present
 from qa.passages import Passage
+from qa.report import NOT_FOUND_LABELS, EvaluationReport, QuestionResult, RetrieverResult
 from qa.search import Answer, Hit
 
 VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
@@ -167,18 +169,6 @@ def test_notice_escapes_and_restricts_kind():
     assert "qa-notice-info" in out and "&lt;b&gt;" in out and parse(out).tags == ["div"]
 
 
-def test_answer_markdown_bolds_highlights_and_escapes_markdown():
-    hit = make_hit(text="第一句*强调*。第二句。", highlights=((0, 8),), heading_path=("一、[链接](x)",))
-    md = present.answer_markdown(make_answer([hit], question="什么_是_?"))
-    assert md.startswith("**Q:** 什么\\_是\\_?")
-    assert "**第一句\\*强调\\*。**第二句。" in md
-    assert "\\[链接\\]\\(x\\)" in md
-    assert "高 high · 93%" in md
-    assert present.NOT_FOUND_NOTICE not in md
-    md_nf = present.answer_markdown(make_answer([hit], found=False))
-    assert "⚠" in md_nf
-
-
 # -- outline ---------------------------------------------------------------------------------------------------
 
 ESSAY_LIKE = [
@@ -202,8 +192,8 @@ def test_outline_builds_the_heading_tree_in_reading_order():
     assert [c.title for c in two.children] == ["(一)组织"]
     assert [c.path for c in two.children[0].children] == [("二、路径", "(一)组织", "1.定位"),
                                                          ("二、路径", "(一)组织", "2.统筹")]
-    assert root.size == len(ESSAY_LIKE) == len(root.all_passages())
-    assert [p.id for p in two.all_passages()] == ["doc:004", "doc:005", "doc:006"]
+    assert root.size == len(ESSAY_LIKE)
+    assert [p.id for n in two.walk() for p in n.passages] == ["doc:004", "doc:005", "doc:006"]
     keys = [n.key for n in root.walk()]
     assert len(keys) == len(set(keys)) and all(k.startswith("doc#") for k in keys)
 
@@ -266,48 +256,69 @@ def test_header_html_escapes_the_description():
     assert "<essay> — 20 passages" in text and "副标题" in text
 
 
-REPORT = {
-    "dataset": "dev.jsonl", "n_questions": 3, "n_answerable": 2,
-    "metrics": {"hit@1": 0.5, "hit@3": 1.0, "hit@5": 1.0, "hit@10": 1.0, "mrr@10": 0.75, "ndcg@10": 0.8155},
-    "not_found": {"precision": 1.0, "recall": 0.5},
-    "latency_ms": {"p50": 41.2, "p95": 80.04},
-}
+def result(qid: str, relevant: tuple[str, ...], ranked: tuple[str, ...], *, found: bool = True,
+           expects_answer: bool = True, question: str = "问题？", latency_ms: float = 10.0) -> QuestionResult:
+    """One question's result as qa.evaluate makes it (hybrid retriever, no headings)."""
+    return QuestionResult(id=qid, question=question, retriever="hybrid", relevant_ids=relevant, ranked_ids=ranked,
+                          found=found, confidence=0.9 if found else 0.2, latency_ms=latency_ms,
+                          expects_answer=expects_answer)
+
+
+#: One question of each kind: ranked first, ranked second, missed, unanswerable (flagged), unjudged.
+RESULTS = [
+    result("q-ok", ("d:1",), ("d:1", "d:2"), latency_ms=10.0),
+    result("q-low", ("d:3",), ("d:2", "d:3"), latency_ms=20.0),
+    result("q-miss", ("d:4",), ("d:1", "d:2"), question="<失败>", latency_ms=30.0),
+    result("q-none", (), ("d:1",), found=False, expects_answer=False, latency_ms=40.0),
+    result("q-unjudged", (), ("d:2",), latency_ms=50.0),
+]
+
+
+def make_report(k: int = 10) -> EvaluationReport:
+    """A report as qa.evaluate returns it, over the hand-made results (ranx computes the metrics)."""
+    return EvaluationReport(dataset="dev.jsonl", path="dev.jsonl", format="jsonl", k=k,
+                            results={"hybrid": RetrieverResult("hybrid", RESULTS, k)},
+                            warnings=["line 7: not JSON"], n_skipped=1)
 
 
 def test_metrics_html_is_a_table_of_the_report():
-    out = present.metrics_html(REPORT)
-    text = "".join(parse(out).text)
-    for label, value in (("Hit@1", "0.500"), ("MRR@10", "0.750"), ("nDCG@10", "0.816")):
-        assert label in text and value in text
-    assert 'data-metric="hit@10"' in out
-    assert "dev.jsonl" in text and "3 问题 questions" in text
-    assert "p95 80.0 ms" in text and "recall 0.500" in text
+    out = present.metrics_html(make_report().to_dict())
+    checker = parse(out)
+    text = "".join(checker.text)
+    assert re.findall(r"<th>(.*?)</th>", out) == ["Hit@1 首位命中", "Hit@3", "Hit@5", "Hit@10", "MRR@10", "nDCG@10"]
+    # 3 answerable: ranked 1st, 2nd, missed
+    for metric, value in (("hit@1", "0.333"), ("hit@3", "0.667"), ("mrr@10", "0.500"), ("ndcg@10", "0.544")):
+        assert f'<td data-metric="{metric}">{value}</td>' in out
+    assert "dev.jsonl" in text and "5 问题 questions" in text and "3 可回答 answerable" in text
+    assert "1 跳过 skipped" in text and "line 7: not JSON" in text
+    for key, count in (("unanswerable", 1), ("flagged_unanswerable", 1), ("answerable_flagged", 0)):
+        assert f"{NOT_FOUND_LABELS[key].strip()} {count}" in text
+    assert "flagged_unanswerable" not in text and "answerable_flagged" not in text, "labels, not keys"
+    assert "p50 30.0 ms" in text and "missed 1" in text
 
 
-def test_metrics_html_per_retriever():
-    out = present.metrics_html({**REPORT, "metrics": {"hybrid": REPORT["metrics"], "dense": REPORT["metrics"]}})
-    text = "".join(parse(out).text)
-    assert "hybrid" in text and "dense" in text and out.count("<tr>") == 3
+def test_metrics_html_has_a_column_for_the_runs_own_k():
+    out = present.metrics_html(make_report(k=20).to_dict())
+    assert "<th>Hit@20</th>" in out and '<td data-metric="hit@20">0.667</td>' in out
 
 
 def test_rows_html_marks_failures_and_keeps_order():
-    rows = [{"id": "q2", "question": "<失败>", "ok": False, "rank": None},
-            {"id": "q1", "question": "成功", "ok": True, "rank": 1}]
+    rows = make_report().rows
     out = present.rows_html(rows)
     checker = parse(out)
-    assert out.index("q2") < out.index("q1")
-    assert 'class="qa-fail"' in out and 'class="qa-pass"' in out
+    assert [r.id for r in rows] == ["q-miss", "q-low", "q-unjudged", "q-ok", "q-none"], "failures first"
+    positions = [out.index(f"<td>{r.id}</td>") for r in rows]
+    assert positions == sorted(positions)
+    row_start = r'<tr class="([^"]*)"><td class="qa-result">.</td><td>([^<]*)</td>'
+    classes = {qid: cls for cls, qid in re.findall(row_start, out)}
+    assert classes == {
+        "q-miss": "qa-fail", "q-low": "qa-fail", "q-unjudged": "", "q-ok": "qa-pass", "q-none": "qa-pass"}
     assert "&lt;失败&gt;" in out and "—" in "".join(checker.text)
     assert "No per-question results" in present.rows_html([])
 
 
 def test_rows_html_limits_long_tables():
-    rows = [{"id": f"q{i}", "question": "问" * 500, "ok": True} for i in range(5)]
+    rows = [result(f"q{i}", ("d:1",), ("d:1",), question="问" * 500) for i in range(5)]
     out = present.rows_html(rows, limit=2)
     assert out.count('class="qa-pass"') == 2 and "Showing 2 of 5" in out
     assert "…" in out
-
-
-def test_rows_html_unjudged_is_neither_pass_nor_fail():
-    out = present.rows_html([{"id": "q", "question": "?", "outcome": "unjudged", "ok": False}])
-    assert "qa-fail" not in out and "qa-pass" not in out and "unjudged" in out
