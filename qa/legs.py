@@ -1,0 +1,234 @@
+"""Retriever legs: each returns its top candidates for a question, with scores.
+
+A leg is anything with a ``name`` and ``candidates(question, depth)``; fusion
+(:mod:`qa.fusion`) ranks the union of the legs' candidates. A leg's
+:class:`Candidates` also carries the mean and spread of its scores over the whole
+corpus (for z-score fusion) and, where the leg can, the exact score of any other
+passage, so that a passage found by one leg is judged fairly by the others.
+
+The legs here:
+
+* ``dense``: a passage scores the better of its whole-text cosine and its best
+  sentence's. Candidates come from the passage and sentence vector indexes (a
+  sentence points to its parent passage) and are then scored exactly.
+* ``lexical``: BM25 over Chinese words and character bigrams (:mod:`qa.lexical`).
+* ``dictionary``: an English question on a Chinese corpus, matched through the
+  CC-CEDICT renderings of its words (:mod:`qa.translate`); silent whenever the
+  lexical leg finds the question's own words.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from .config import Settings
+from .index import Index
+from .lexical import SparseScores, bm25, combine, term_scores
+from .normalize import content_bigrams, has_cjk, lexical_tokens
+from .translate import Term, dictionary, english_terms
+
+#: Sentences asked of the sentence index per candidate passage wanted (several sentences share a passage).
+SENTENCES_PER_CANDIDATE = 4
+#: Above this many matching passages, a dictionary rendering is checked by its bigrams, not by reading texts.
+MAX_TEXT_CHECKS = 5000
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question as the legs need it: its text, vector, BM25 tokens and (English) dictionary terms."""
+
+    text: str
+    vector: np.ndarray
+    tokens: list[str]
+    bigrams: list[str]
+    """Chinese content bigrams (what the question is about), for coverage."""
+    terms: list[Term] = field(default_factory=list)
+    """Dictionary renderings of an English question's words (empty for Chinese questions)."""
+
+
+def prepare_question(index: Index, text: str, vector: np.ndarray, settings: Settings) -> Question:
+    """Everything the legs need to know about a question, computed once."""
+    tokens = lexical_tokens(text)
+    if has_cjk(text) or not settings.translate_questions or not index.is_chinese:
+        return Question(text, vector, tokens, content_bigrams(text))
+    return Question(text, vector, tokens, [], english_terms(text, dictionary(settings.cache_dir), _Vocabulary(index)))
+
+
+class _Vocabulary:
+    """``term in vocabulary`` over an index's segments (what :func:`english_terms` asks)."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, term: object) -> bool:
+        if not isinstance(term, str):
+            return False
+        if term not in self._known:
+            self._known[term] = any(term in s.postings.lookup([term]) for s in self.index.segments)
+        return self._known[term]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A leg's top passages for one question, best first."""
+
+    rows: np.ndarray  # global passage rows
+    scores: np.ndarray
+    mean: float = 0.0
+    std: float = 0.0
+    """Mean and population spread of the leg's score over every live passage (z-score fusion)."""
+    score_of: Callable[[np.ndarray], np.ndarray] | None = None
+    """Exact score of any rows; None when the leg cannot say (fusion then uses its lowest score)."""
+
+    @classmethod
+    def none(cls) -> "Candidates":
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class Leg(Protocol):
+    name: str
+
+    def candidates(self, question: Question, depth: int) -> Candidates:
+        """The ``depth`` best passages for the question (fewer, or none, if it finds fewer)."""
+        ...
+
+
+def _top(rows: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((rows, -scores))[:depth]
+    return rows[order], scores[order]
+
+
+class DenseLeg:
+    """Cosine of the question with a passage's whole text or its best sentence, whichever is higher."""
+
+    name = "dense"
+
+    def __init__(self, index: Index, settings: Settings) -> None:
+        self.index = index
+        sample = index.live_rows
+        if len(sample) > settings.normalisation_sample:
+            sample = sample[np.linspace(0, len(sample) - 1, settings.normalisation_sample).astype(np.int64)]
+        self._sample = sample
+
+    def score_rows(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Exact dense scores of some global rows."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.full(len(rows), -1.0)
+        q = q.astype(np.float32)
+        for seg, pos, local in self.index.locate(rows):
+            best = seg.passage_vectors.exact(local, q)
+            lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
+            counts = hi - lo
+            has = counts > 0
+            if has.any():
+                counts_h = counts[has]
+                starts = np.concatenate([[0], np.cumsum(counts_h)[:-1]])
+                sent_rows = np.repeat(lo[has] - starts, counts_h) + np.arange(int(counts_h.sum()))
+                sims = seg.sentence_vectors.exact(sent_rows, q)
+                best[has] = np.maximum(best[has], np.maximum.reduceat(sims, starts))
+            out[pos] = best
+        return out
+
+    def candidates(self, question: Question, depth: int) -> Candidates:
+        q = question.vector.astype(np.float32)
+        sample_scores = self.score_rows(self._sample, q)
+        mean, std = (float(sample_scores.mean()), float(sample_scores.std())) if len(sample_scores) else (0.0, 0.0)
+        if len(self._sample) == self.index.size:  # a small corpus: every passage was just scored exactly
+            rows, scores = _top(self._sample, sample_scores, depth)
+            return Candidates(rows, scores, mean, std, lambda r: self.score_rows(r, q))
+        found: list[np.ndarray] = []
+        for seg in self.index.segments:
+            dead = int(seg.n_rows - seg.alive.sum())
+            local, _ = seg.passage_vectors.search(q, depth + dead)
+            found.append(local[seg.alive[local]] + seg.row_start)
+            sent, _ = seg.sentence_vectors.search(q, SENTENCES_PER_CANDIDATE * depth + dead)
+            parents = np.asarray(seg.sent_row[sent], dtype=np.int64)
+            found.append(parents[seg.alive[parents]] + seg.row_start)
+        rows = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        rows, scores = _top(rows, self.score_rows(rows, q), depth)
+        return Candidates(rows, scores, mean, std, lambda r: self.score_rows(r, q))
+
+
+def _sparse_candidates(scores: SparseScores, depth: int) -> Candidates:
+    if not len(scores.rows):
+        return Candidates.none()
+    rows, top = scores.top(depth)
+    mean, std = scores.mean_std()
+    return Candidates(rows, top, mean, std, scores.score_of)
+
+
+class LexicalLeg:
+    """BM25 of the question's own words and bigrams."""
+
+    name = "lexical"
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def candidates(self, question: Question, depth: int) -> Candidates:
+        return _sparse_candidates(bm25(self.index.lexical, question.tokens), depth)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _rendering_tokens(chinese: str) -> tuple[str, ...]:
+    """A dictionary rendering's BM25 tokens; the same renderings recur in every English question."""
+    return tuple(lexical_tokens(chinese))
+
+
+class DictionaryLeg:
+    """An English question's words through their Chinese renderings: each word counts once, by its
+    best-scoring rendering, and a rendering counts only in passages that contain it whole (so 辉格党,
+    "Whig party", scores nothing through a common part of it, 党)."""
+
+    name = "dictionary"
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def term_scores(self, terms: Sequence[Term]) -> SparseScores:
+        """The summed best-rendering scores of some terms over the passages they match."""
+        stats = self.index.lexical
+        contributions = term_scores(stats, (t for term in terms for c in term.chinese for t in _rendering_tokens(c)))
+        total: dict[int, float] = {}
+        for term in terms:
+            best: dict[int, float] = {}
+            for chinese in term.chinese:
+                scores = combine(contributions, _rendering_tokens(chinese), stats.n_passages)
+                if not len(scores.rows):
+                    continue
+                keep = self._contains(scores.rows, chinese)
+                for row, score in zip(scores.rows[keep].tolist(), scores.scores[keep].tolist()):
+                    if score > best.get(row, 0.0):
+                        best[row] = score
+            for row, score in best.items():
+                total[row] = total.get(row, 0.0) + score
+        rows = np.array(sorted(total), dtype=np.int64)
+        return SparseScores(rows, np.array([total[r] for r in rows.tolist()], dtype=np.float64), stats.n_passages)
+
+    def _contains(self, rows: np.ndarray, chinese: str) -> np.ndarray:
+        if len(rows) <= MAX_TEXT_CHECKS:
+            return np.array([chinese in t for t in self.index.normalized_at(rows)], dtype=bool)
+        # Too many to read: a passage must at least hold every bigram of the rendering.
+        bigrams = [f"#{chinese[i:i + 2]}" for i in range(len(chinese) - 1)]
+        keep = np.ones(len(rows), dtype=bool)
+        for b in bigrams:
+            keep &= bm25(self.index.lexical, [b]).score_of(rows) > 0
+        return keep
+
+    def candidates(self, question: Question, depth: int) -> Candidates:
+        if not question.terms or len(bm25(self.index.lexical, question.tokens).rows):
+            return Candidates.none()
+        return _sparse_candidates(self.term_scores(question.terms), depth)
+
+
+def make_legs(index: Index, settings: Settings) -> dict[str, Leg]:
+    """The legs over an index, by name."""
+    return {"dense": DenseLeg(index, settings), "lexical": LexicalLeg(index), "dictionary": DictionaryLeg(index)}

@@ -1,0 +1,165 @@
+"""BM25 over Chinese tokens, stored as postings that load by memory map and grow by segments.
+
+Why not bm25s here: bm25s stores a finished score for every (term, passage) pair,
+computed from corpus-wide statistics, so adding one document would change every
+stored score and force a rebuild. We store raw term frequencies per segment and
+score only the question's terms at query time, with the statistics (number of
+live passages, their mean length, each term's document frequency) summed over all
+segments' live passages. The formula is bm25s's default (Lucene BM25, k1 = 1.5,
+b = 0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5))), so rankings stay what they were.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+K1 = 1.5
+B = 0.75
+
+
+@dataclass
+class Postings:
+    """Term frequencies of one segment: for term column ``c``, ``rows[indptr[c]:indptr[c+1]]`` and ``tf``."""
+
+    indptr: np.ndarray  # (n_terms + 1,) int64
+    rows: np.ndarray  # (nnz,) int32, local passage rows
+    tf: np.ndarray  # (nnz,) float32
+    lengths: np.ndarray  # (n_rows,) float32, tokens per passage
+    lookup: Callable[[Sequence[str]], dict[str, int]]
+    """Term columns of the given tokens (tokens absent from the segment are left out)."""
+
+
+def build_postings(token_lists: Iterable[Sequence[str]]) -> tuple[dict[str, int], np.ndarray, np.ndarray,
+                                                                   np.ndarray, np.ndarray]:
+    """Postings of a list of token lists: (vocabulary term -> column, indptr, rows, tf, lengths)."""
+    vocab: dict[str, int] = {}
+    cols: list[int] = []
+    rows: list[int] = []
+    tfs: list[int] = []
+    lengths: list[int] = []
+    for row, tokens in enumerate(token_lists):
+        lengths.append(len(tokens))
+        for term, count in Counter(tokens).items():
+            cols.append(vocab.setdefault(term, len(vocab)))
+            rows.append(row)
+            tfs.append(count)
+    col_arr = np.asarray(cols, dtype=np.int64)
+    order = np.argsort(col_arr, kind="stable")
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col_arr, minlength=len(vocab)), out=indptr[1:])
+    return (vocab, indptr, np.asarray(rows, dtype=np.int32)[order], np.asarray(tfs, dtype=np.float32)[order],
+            np.asarray(lengths, dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """One segment as the scorer sees it: where its rows start and which are live."""
+
+    row_start: int
+    postings: Postings
+    alive: np.ndarray  # (n_rows,) bool
+
+
+@dataclass(frozen=True)
+class SparseScores:
+    """BM25 scores of the passages that match at least one token (every other passage scores 0)."""
+
+    rows: np.ndarray  # global rows, sorted
+    scores: np.ndarray
+    n_passages: int
+    """Live passages in the corpus (the denominator of mean and spread)."""
+
+    @classmethod
+    def empty(cls, n_passages: int) -> "SparseScores":
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0), n_passages)
+
+    def mean_std(self) -> tuple[float, float]:
+        """Mean and population spread over all live passages, zeros included."""
+        n = max(self.n_passages, 1)
+        mean = float(self.scores.sum()) / n
+        var = max(float(np.square(self.scores).sum()) / n - mean * mean, 0.0)
+        return mean, math.sqrt(var)
+
+    def score_of(self, rows: np.ndarray) -> np.ndarray:
+        """Scores of the given global rows (0 where nothing matched)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        pos = np.searchsorted(self.rows, rows)
+        pos = np.minimum(pos, max(len(self.rows) - 1, 0))
+        found = (len(self.rows) > 0) & (self.rows[pos] == rows) if len(self.rows) else np.zeros(len(rows), bool)
+        return np.where(found, self.scores[pos] if len(self.rows) else 0.0, 0.0)
+
+    def top(self, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``depth`` best (rows, scores), best first; ties broken by row."""
+        if len(self.rows) == 0:
+            return self.rows, self.scores
+        order = np.lexsort((self.rows, -self.scores))[:depth]
+        return self.rows[order], self.scores[order]
+
+
+class CorpusStatistics:
+    """Live-passage count and mean length over segments (computed once per loaded index)."""
+
+    def __init__(self, segments: Sequence[SegmentView]) -> None:
+        self.segments = list(segments)
+        self.n_passages = int(sum(int(s.alive.sum()) for s in self.segments))
+        total = sum(float(s.postings.lengths[s.alive].sum()) for s in self.segments)
+        self.mean_length = total / self.n_passages if self.n_passages else 1.0
+
+
+def term_scores(stats: CorpusStatistics, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each term's BM25 contribution to the live passages containing it: term -> (global rows, scores).
+
+    Terms absent from the corpus are left out. A question's score is the sum over its tokens.
+    """
+    terms = list(dict.fromkeys(terms))
+    if not terms or not stats.n_passages:
+        return {}
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for seg in stats.segments:
+        p = seg.postings
+        for term, col in p.lookup(terms).items():
+            lo, hi = int(p.indptr[col]), int(p.indptr[col + 1])
+            local = np.asarray(p.rows[lo:hi])
+            live = seg.alive[local]
+            local = local[live]
+            tf = np.asarray(p.tf[lo:hi])[live].astype(np.float64)
+            norm = K1 * (1 - B + B * p.lengths[local] / stats.mean_length)
+            parts.setdefault(term, []).append((local.astype(np.int64) + seg.row_start, tf / (tf + norm)))
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    n = stats.n_passages
+    for term, pieces in parts.items():
+        df = sum(len(r) for r, _ in pieces)
+        if df:
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            out[term] = (np.concatenate([r for r, _ in pieces]), np.concatenate([t for _, t in pieces]) * idf)
+    return out
+
+
+def combine(contributions: dict[str, tuple[np.ndarray, np.ndarray]], tokens: Sequence[str],
+            n_passages: int) -> SparseScores:
+    """The BM25 scores of a token list from per-term contributions (a repeated token counts again)."""
+    counts = Counter(t for t in tokens if t in contributions)
+    if not counts:
+        return SparseScores.empty(n_passages)
+    rows = np.concatenate([contributions[t][0] for t in counts])
+    scores = np.concatenate([contributions[t][1] * c for t, c in counts.items()])
+    uniq, inverse = np.unique(rows, return_inverse=True)
+    return SparseScores(uniq, np.bincount(inverse, weights=scores), n_passages)
+
+
+def bm25(stats: CorpusStatistics, tokens: Sequence[str]) -> SparseScores:
+    """BM25 of every live passage that contains at least one of ``tokens`` (repeated tokens count again)."""
+    return combine(term_scores(stats, tokens), tokens, stats.n_passages)
+
+
+def known_tokens(stats: CorpusStatistics, tokens: Sequence[str]) -> list[str]:
+    """The tokens that occur in some segment's vocabulary (in the order given)."""
+    found: set[str] = set()
+    for seg in stats.segments:
+        found.update(seg.postings.lookup(list(set(tokens) - found)))
+    return [t for t in tokens if t in found]
