@@ -129,7 +129,9 @@ class Assistant:
     def describe(self) -> str:
         """What this assistant serves, in one line."""
         titles = ", ".join(d.title for d in self.documents[:3]) + (" …" if len(self.documents) > 3 else "")
-        return (f"{titles} — {len(self.documents)} document(s), {self.index.size} passages; "
+        d = self.index.describe()
+        return (f"{titles} — {len(self.documents)} document(s), {d['passages']} passages, {d['sentences']} sentences "
+                f"in {d['segments']} segment(s), {'/'.join(d['vector_index'])} vector index; "
                 f"model: {describe_model(self.embedder)}")
 
 

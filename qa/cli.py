@@ -50,6 +50,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     assistant = _assistant(args, rebuild=args.rebuild)
     print(assistant.index_status)
+    if args.verify:
+        from .index import verify_index
+
+        problems = verify_index(assistant.index.folder)
+        if problems:
+            for problem in problems:
+                print(f"qa: damaged: {problem}", file=sys.stderr)
+            assistant = _assistant(args, rebuild=True)
+            print(assistant.index_status)
+            problems = verify_index(assistant.index.folder)
+        print("verified: every file matches its checksum" if not problems else
+              f"verification failed after rebuilding: {problems[0]}")
+        if problems:
+            return EXIT_ERROR
     print(assistant.describe())
     return 0
 
@@ -74,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", help="build (or check) the index of a corpus")
     index.add_argument("--rebuild", action="store_true", help="rebuild even if the stored index is fresh")
+    index.add_argument("--verify", action="store_true",
+                       help="hash every index file against its manifest (a damaged index is rebuilt)")
     _add_common(index)
     index.set_defaults(func=cmd_index)
 
