@@ -53,3 +53,25 @@ def fake_embedder():
     from qa.embed import FakeEmbedder
 
     return FakeEmbedder()
+
+
+#: Fixtures that load the real model (or convert it): a test using any of them is in the slow lane.
+REAL_MODEL_FIXTURES = frozenset({"embedder", "essay", "model_dir", "st_model", "reference", "reference_tokenize"})
+
+
+def pytest_addoption(parser):
+    parser.addoption("--all", action="store_true",
+                     help="run both lanes: the fast one and the slow one (real model, app, browser); CI does")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Fast lane by default: tests of the real model, the app or a browser run with --all or -m."""
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    if config.getoption("--all") or config.option.markexpr:
+        return
+    slow = [i for i in items if i.get_closest_marker("slow") or i.get_closest_marker("browser")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [i for i in items if i not in set(slow)]
