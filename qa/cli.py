@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import RETRIEVERS, Settings
+from .inputs import clean_question, terminal_safe
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -37,20 +38,26 @@ def _assistant(args: argparse.Namespace, rebuild: bool = False):
         progress.close()
 
 
+def _print(text: object) -> None:
+    """Print text that may come from a corpus: no escape sequence reaches the terminal."""
+    print(terminal_safe(str(text)))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    clean_question(args.question, _settings(args))  # a bad question fails before the index is opened
     assistant = _assistant(args)
     answer = assistant.ask(args.question, args.k, retriever=args.retriever)
     if args.json:
-        print(answer.to_json(indent=2))
+        _print(answer.to_json(indent=2))
     else:
-        print(answer)
+        _print(answer)
     return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     assistant = _assistant(args, rebuild=args.rebuild)
-    print(assistant.index_status)
-    print(assistant.describe())
+    _print(assistant.index_status)
+    _print(assistant.describe())
     return 0
 
 
@@ -93,7 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"qa: error: {exc}"), file=sys.stderr)
+        return EXIT_ERROR
+    except UnicodeError as exc:  # undecodable bytes in an argument, or a terminal that cannot show the text
+        print(f"qa: error: text that cannot be encoded or decoded ({exc.reason}); "
+              "check that your terminal and arguments use UTF-8", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
