@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
@@ -213,7 +214,7 @@ def test_passage_splitting_never_raises_and_spans_are_consistent(text, limit):
 def test_cli_refuses_undecodable_argv_in_one_line():
     """``qa ask $'\\xed\\xa0\\x80党建'``: exit 1 and one line on stderr, before any index is opened."""
     done = subprocess.run([sys.executable, "-m", "qa", "ask", b"\xed\xa0\x80" + "党建".encode()],
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     err = done.stderr.decode("utf-8", "replace")
     assert done.returncode == 1, err
     assert err.count("\n") == 1 and "Traceback" not in err
