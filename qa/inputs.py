@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+import operator
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
@@ -97,13 +99,13 @@ def check_k(value: object, maximum: int | None = None) -> int:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         return QuestionError(f"k must be a whole number{limit}, not {shown}")
 
-    if isinstance(value, bool) or value is None:
+    if type(value).__name__ in ("bool", "bool_") or value is None:  # Python's and numpy's booleans
         raise refuse()
-    if isinstance(value, int):
-        k = value
-    elif isinstance(value, (float, str)):
+    if isinstance(value, numbers.Integral):  # int, numpy integers
+        k = operator.index(value)
+    elif isinstance(value, (numbers.Real, str)):  # float, numpy floats, text
         try:
-            number = float(value) if isinstance(value, str) else value
+            number = float(value)
             if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
                 k = int(value)  # exact, whatever its size
             elif math.isfinite(number) and number == int(number):

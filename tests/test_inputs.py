@@ -245,3 +245,11 @@ def test_cli_reports_an_unencodable_terminal_in_one_line(monkeypatch, capsys):
     assert cli.main(["ask", "党建"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("qa: error: text that cannot be encoded") and err.count("\n") == 1
+
+
+def test_k_from_numpy_is_treated_like_python_numbers():
+    import numpy as np
+    assert check_k(np.int64(3)) == 3 and check_k(np.float32(4.0)) == 4
+    for bad in (np.bool_(True), np.float64("nan"), np.float32(2.5), np.int32(0)):
+        with pytest.raises(QuestionError):
+            check_k(bad)
