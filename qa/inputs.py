@@ -32,6 +32,8 @@ _SPACE_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Zs"})
 #: A question must contain at least one character of these categories (letters, numbers, punctuation, symbols).
 _VISIBLE_PREFIXES = ("L", "N", "P", "S")
 _WHITESPACE = re.compile(r"\s+")
+#: Raw text longer than this many times the limit is refused before it is cleaned (bounded work per request).
+_RAW_LENGTH_FACTOR = 4
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -57,6 +59,8 @@ def clean_question(question: object, settings: Settings) -> str:
     """
     if not isinstance(question, str):
         raise QuestionError(f"a question must be text, not {type(question).__name__}")
+    if len(question) > _RAW_LENGTH_FACTOR * settings.max_question_chars:  # not worth cleaning: refused at once
+        raise _too_long(len(question), settings)
     if _SURROGATE.search(question):
         raise QuestionError(_surrogate_message(question, "the question"))
     kept: list[str] = []
@@ -80,11 +84,13 @@ def clean_question(question: object, settings: Settings) -> str:
         raise QuestionError("the question has no visible characters (only combining marks or unassigned "
                             "characters); type a question")
     if len(text) > settings.max_question_chars:
-        raise QuestionError(
-            f"the question is {len(text):,} characters long; the limit is {settings.max_question_chars:,}. "
-            "Ask about one thing at a time."
-        )
+        raise _too_long(len(text), settings)
     return text
+
+
+def _too_long(length: int, settings: Settings) -> QuestionError:
+    return QuestionError(f"the question is {length:,} characters long; the limit is "
+                         f"{settings.max_question_chars:,}. Ask about one thing at a time.")
 
 
 def check_k(value: object, maximum: int | None = None) -> int:

@@ -253,3 +253,11 @@ def test_k_from_numpy_is_treated_like_python_numbers():
     for bad in (np.bool_(True), np.float64("nan"), np.float32(2.5), np.int32(0)):
         with pytest.raises(QuestionError):
             check_k(bad)
+
+
+def test_a_huge_question_is_refused_before_it_is_cleaned(monkeypatch):
+    import qa.inputs as inputs
+
+    monkeypatch.setattr(inputs.unicodedata, "category", lambda ch: pytest.fail("cleaned a huge question"))
+    with pytest.raises(QuestionError, match="10,000,000 characters long; the limit is 1,000"):
+        clean_question("\u200b" * 10_000_000, SETTINGS)
