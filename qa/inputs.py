@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["JSONInputError", "MAX_JSON_DEPTH", "check_k", "clean_question", "loads_json", "terminal_safe"]
 
-#: Nesting deeper than this is refused before parsing (questions files need 4 levels; SQuAD needs 6).
+#: Nesting deeper than this is refused before parsing (real questions and SQuAD files nest under 10 levels).
 MAX_JSON_DEPTH = 64
 
 # Format characters (category Cf: bidi embeddings/overrides/isolates, zero-width spaces and joiners,
@@ -102,7 +102,11 @@ def check_k(value: object, maximum: int | None = None) -> int:
     """
     def refuse() -> QuestionError:
         limit = f" from 1 to {maximum}" if maximum is not None else " of at least 1"
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        try:
+            shown = repr(value)
+        except ValueError:  # an int too long to print
+            shown = "a number of more than 4,300 digits"
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
         return QuestionError(f"k must be a whole number{limit}, not {shown}")
 
     if type(value).__name__ in ("bool", "bool_") or value is None:  # Python's and numpy's booleans

@@ -97,7 +97,8 @@ def test_k_above_the_maximum_is_lowered_to_it():
 
 
 @pytest.mark.parametrize("value", [True, False, None, float("inf"), float("-inf"), float("nan"), "inf", "nan",
-                                   "abc", "", 0, -1, "0", 2.5, "2.5", 1e400, "9" * 5000, [3], b"3", "\ud800"])
+                                   "abc", "", 0, -1, "0", 2.5, "2.5", 1e400, "9" * 5000, [3], b"3",
+                                   "\ud800"])
 def test_k_refuses_what_is_not_a_positive_whole_number(value):
     with pytest.raises(QuestionError, match="k must be a whole number"):
         check_k(value, maximum=50)
@@ -261,3 +262,9 @@ def test_a_huge_question_is_refused_before_it_is_cleaned(monkeypatch):
     monkeypatch.setattr(inputs.unicodedata, "category", lambda ch: pytest.fail("cleaned a huge question"))
     with pytest.raises(QuestionError, match="10,000,000 characters long; the limit is 1,000"):
         clean_question("\u200b" * 10_000_000, SETTINGS)
+
+
+def test_k_of_more_digits_than_python_prints_is_refused_with_a_message():
+    with pytest.raises(QuestionError, match="not a number of more than 4,300 digits"):
+        check_k(-10**5000)
+    assert check_k(10**5000, maximum=7) == 7
