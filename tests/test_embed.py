@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embed import Embedder, FakeEmbedder, SentenceEmbedder, _VectorCache, load_embedder
+from qa.embed import Embedder, FakeEmbedder, SentenceEmbedder, load_embedder
+from qa.vector_cache import VectorCache
 from qa.errors import ModelUnavailableError
 
 
@@ -29,7 +30,7 @@ def test_passage_vectors_come_from_the_cache_the_second_time(embedder, monkeypat
 
 
 def test_cache_ignores_vectors_of_the_wrong_shape(tmp_path):
-    cache = _VectorCache(tmp_path / "c.sqlite")
+    cache = VectorCache(tmp_path / "c.sqlite")
     cache.put({"a": np.ones(3, dtype=np.float32)})
     assert set(cache.get(["a"], 3)) == {"a"}
     assert cache.get(["a"], 4) == {}
@@ -38,7 +39,7 @@ def test_cache_ignores_vectors_of_the_wrong_shape(tmp_path):
 def test_unreadable_cache_is_not_fatal(tmp_path):
     bad = tmp_path / "c.sqlite"
     bad.write_bytes(b"not a database")
-    cache = _VectorCache(bad)
+    cache = VectorCache(bad)
     assert cache.get(["a"], 3) == {}
     cache.put({"a": np.ones(3, dtype=np.float32)})  # no exception
 

