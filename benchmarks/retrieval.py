@@ -34,7 +34,7 @@ def main() -> None:
 
     from qa import Settings, evaluate
     from qa.embed import Embedder
-    from qa.report import summary_text
+    from qa.evaluation.render import summary_text
 
     embedder = Embedder(Settings())
     for name in args.datasets:
