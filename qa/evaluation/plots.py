@@ -157,7 +157,7 @@ def reliability_plot(report: EvaluationReport) -> bytes:
             for x, y, c in zip(xs, ys, counts):
                 ax.annotate(str(c), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=BAR_LABEL_SIZE)
         ax.set_xlim(0, 1)
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.1)
         ax.set_xlabel(label("预测置信度", "predicted confidence"))
         ax.set_ylabel(label("实际：可回答且首位相关", "observed: answerable, top hit relevant"))
         ax.set_title(f"{report.dataset}: " + label("置信度可靠性（数字 = 题数）", "reliability (numbers = questions)"))

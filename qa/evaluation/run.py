@@ -105,8 +105,8 @@ def _settings_without_folders(settings: Settings) -> dict[str, Any]:
 def _config(dataset: Dataset, assistant: Assistant, k: int, retrievers: Sequence[str]) -> dict[str, Any]:
     docs = assistant.documents
     titles = ", ".join(d.title for d in docs[:2]) + (" …" if len(docs) > 2 else "")
-    description = (f"{dataset.name} contexts ({len(docs)} passages)" if dataset.format == "squad"
-                   else f"{titles} ({len(docs)} document(s), {len(assistant.passages)} passages)")
+    description = (f"{dataset.name} 的上下文 contexts ({len(docs)} 段 passages)" if dataset.format == "squad"
+                   else f"{titles} ({len(docs)} 个文档 document(s), {len(assistant.passages)} 段 passages)")
     return {
         "k": k,
         "retrievers": list(retrievers),
