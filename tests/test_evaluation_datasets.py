@@ -160,3 +160,54 @@ def test_squad_problems(tmp_path):
     assert "data[0].paragraphs[0].qas[3]: a lone surrogate" in text
     assert "data[0].paragraphs[3]: the context holds a lone surrogate" in text
     assert 'data[0].paragraphs[4]: no "context"' in text
+
+
+# -- property-based: any bytes, any Unicode -------------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")  # in the test extras; skipped only in a bare install
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _survives(path) -> None:
+    """Loading ends in questions that can be written as UTF-8 JSON, or in an EvaluationError: nothing else."""
+    try:
+        ds = load_questions(path)
+    except EvaluationError as exc:
+        str(exc).encode("utf-8")
+        return
+    json.dumps([q.__dict__ for q in ds.questions] + ds.warnings, ensure_ascii=False).encode("utf-8")
+
+
+@_SETTINGS
+@given(st.lists(st.binary(max_size=200), max_size=8))
+def test_any_bytes_load_or_stop_cleanly(tmp_path, lines):
+    f = tmp_path / "fuzz.jsonl"
+    f.write_bytes(b"\n".join([GOOD.encode(), *lines]))
+    _survives(f)
+
+
+@_SETTINGS
+@given(st.text(alphabet=st.characters(codec=None), max_size=60), st.text(max_size=20))
+def test_any_unicode_question_loads_or_is_skipped(tmp_path, question, evidence):
+    f = tmp_path / "fuzz.jsonl"
+    line = json.dumps({"id": "x", "question": question, "evidence": [evidence]}, ensure_ascii=True)
+    f.write_text(GOOD + "\n" + line + "\n", encoding="utf-8")
+    ds = load_questions(f)
+    ids = [q.id for q in ds.questions]
+    usable = question.strip() != "" and evidence.strip() != "" and not any(
+        "\ud800" <= ch <= "\udfff" for ch in question + evidence)
+    assert ids[0] == "ok" and (ids[1:] == ["x"]) == usable
+    json.dumps([q.text for q in ds.questions], ensure_ascii=False).encode("utf-8")
+
+
+@_SETTINGS
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children,
+                                                                                        max_size=3), max_leaves=20))
+def test_any_json_value_as_a_squad_file(tmp_path, value):
+    f = tmp_path / "fuzz.json"
+    f.write_text(json.dumps({"data": [value]}), encoding="utf-8")
+    _survives(f)
