@@ -97,15 +97,19 @@ def main() -> None:
             for key, value in figures.items():
                 print(f"  {key:24s} {value:.3f}" if isinstance(value, float) else f"  {key:24s} {value}")
             print(f"  files written under HOME: {_written(home) or 'none'}")
-        with tempfile.TemporaryDirectory(prefix="qa-fresh-home-") as tmp:
-            home = Path(tmp)
-            t0 = time.perf_counter()
-            out = subprocess.run([sys.executable, "-m", "qa", "eval", args.questions, "--json"], env=_fresh_env(home),
-                                 cwd=ROOT, capture_output=True, text=True)
-            wall = time.perf_counter() - t0
-            ok = out.returncode == 0 and json.loads(out.stdout).get("metrics")
-            print(f"run {run}: `qa eval --json` in a fresh process: wall {wall:.2f} s "
-                  f"({'ok' if ok else 'FAILED: ' + out.stderr[-300:]}); files under HOME: {_written(home) or 'none'}")
+        for extra in ([], ["--report"]):
+            with tempfile.TemporaryDirectory(prefix="qa-fresh-home-") as tmp, \
+                    tempfile.TemporaryDirectory(prefix="qa-report-") as out_dir:
+                home = Path(tmp)
+                command = ["eval", args.questions, "--json"] + (extra + [str(Path(out_dir) / "r")] if extra else [])
+                t0 = time.perf_counter()
+                out = subprocess.run([sys.executable, "-m", "qa", *command], env=_fresh_env(home), cwd=ROOT,
+                                     capture_output=True, text=True)
+                wall = time.perf_counter() - t0
+                ok = out.returncode == 0 and json.loads(out.stdout).get("metrics")
+                print(f"run {run}: `qa {' '.join(command[:1] + command[2:3])}{' --report DIR' if extra else ''}` "
+                      f"in a fresh process: wall {wall:.2f} s ({'ok' if ok else 'FAILED: ' + out.stderr[-300:]}); "
+                      f"files under HOME: {_written(home) or 'none'}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ rather than drawn as empty boxes (the HTML report's captions stay bilingual).
 from __future__ import annotations
 
 import io
+import os
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -32,15 +34,29 @@ BAR_LABEL_SIZE = 7
 #: Room above the tallest bar of the log-scale plot (a factor), for its count label.
 LOG_HEADROOM = 8
 #: Font families with Chinese glyphs, tried in this order.
-CJK_FONTS: tuple[str, ...] = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
+CJK_FONTS: tuple[str, ...] = ("Noto Sans CJK SC", "Noto Sans SC", "Noto Sans CJK JP", "Source Han Sans SC",
+                              "WenQuanYi Micro Hei",
                               "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "AR PL UMing CN")
 #: Legend beside the plot, where it can never hide a bar.
 _LEGEND: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "frameon": False}
 
 
+def _keep_matplotlib_cache_in_ours() -> None:
+    """matplotlib's font cache goes under the assistant's cache folder unless MPLCONFIGDIR says otherwise.
+
+    Without this, the first report in a fresh HOME writes ``~/.cache/matplotlib`` and
+    ``~/.config/matplotlib``; only the cache folder is ours to write.
+    """
+    if "matplotlib" not in sys.modules and not os.environ.get("MPLCONFIGDIR"):
+        from ..config import Settings
+
+        os.environ["MPLCONFIGDIR"] = str(Settings().cache_dir / "matplotlib")
+
+
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
     """The first installed font family of :data:`CJK_FONTS`, or ``None``."""
+    _keep_matplotlib_cache_in_ours()
     from matplotlib import font_manager
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
@@ -53,6 +69,7 @@ def label(zh: str, en: str) -> str:
 
 
 def _figure(size: tuple[float, float]) -> Any:
+    _keep_matplotlib_cache_in_ours()
     from matplotlib.figure import Figure
 
     return Figure(figsize=size)
