@@ -33,7 +33,8 @@ def test_write_report_folder(tmp_path):
 
 
 @pytest.mark.parametrize("cell, safe", [
-    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
     ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
     ("普通问题", "普通问题"), ("a=b", "a=b"), (-0.5, -0.5), (3, 3), ("", ""),
 ])

@@ -85,7 +85,8 @@ def test_reliability_bins_and_ece_by_hand():
     assert len(table) == CALIBRATION_BINS and [b["bin"] for b in table][:2] == [[0.0, 0.1], [0.1, 0.2]]
     by = {tuple(b["bin"]): b for b in table}
     assert by[(0.1, 0.2)] == {"bin": [0.1, 0.2], "mean_predicted": 0.15, "observed": 0.5, "count": 2}
-    assert by[(0.9, 1.0)]["count"] == 2 and by[(0.9, 1.0)]["mean_predicted"] == pytest.approx(0.975)  # 1.0 in the last bin
+    top = by[(0.9, 1.0)]
+    assert top["count"] == 2 and top["mean_predicted"] == pytest.approx(0.975)  # 1.0 falls in the last bin
     assert by[(0.3, 0.4)] == {"bin": [0.3, 0.4], "mean_predicted": None, "observed": None, "count": 0}
     expected = (abs(0.05 - 0) + 2 * abs(0.15 - 0.5) + 2 * abs(0.975 - 1) + abs(0.55 - 0)) / 6
     assert expected_calibration_error(table) == pytest.approx(expected, abs=1e-6)

@@ -36,7 +36,8 @@ def test_reliability_plot_draws_the_diagonal_and_counts(monkeypatch):
 
     monkeypatch.setattr(Axes, "plot", spy_plot)
     monkeypatch.setattr(Axes, "annotate", spy_annotate)
-    rep = report_of({"hybrid": [row("a1", ("p1",), ("p1",), confidence=0.95), row("a2", ("p1",), ("p1",), confidence=0.91),
+    rep = report_of({"hybrid": [row("a1", ("p1",), ("p1",), confidence=0.95),
+                                row("a2", ("p1",), ("p1",), confidence=0.91),
                                 row("u1", (), ("p1",), found=False, confidence=0.2)]})
     assert plots_module.reliability_plot(rep).startswith(PNG)
     assert drawn["lines"][0] == ([0, 1], [0, 1])  # the diagonal

@@ -79,5 +79,6 @@ def write_report(report: EvaluationReport, folder: str | Path) -> Path:
             _write(folder / name, png)
         _write(folder / "index.html", report_html(report, data, pictures).encode("utf-8"))
     except OSError as exc:
-        raise EvaluationError(f"{folder.name}: cannot write the report ({exc.strerror or type(exc).__name__})") from None
+        reason = exc.strerror or type(exc).__name__
+        raise EvaluationError(f"{folder.name}: cannot write the report ({reason})") from None
     return folder

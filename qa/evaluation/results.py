@@ -59,7 +59,7 @@ class QuestionResult:
         return bool(self.relevant_ids)
 
     @property
-    def judged(self) -> bool:
+    def answerability_known(self) -> bool:
         """Whether it is known if the corpus answers it (not an answerable question whose evidence matched nothing)."""
         return self.answerable or not self.expects_answer
 
@@ -180,7 +180,7 @@ class RetrieverResult:
 
     def reliability(self) -> list[dict[str, Any]]:
         """Confidence against "answerable and its top hit relevant", by bin, over every judged question."""
-        rows = [r for r in self.rows if r.judged]
+        rows = [r for r in self.rows if r.answerability_known]
         return reliability([r.confidence for r in rows], [r.answered_at_top for r in rows])
 
     @property

@@ -141,7 +141,8 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
     then lends only its settings and model). ``progress`` is called with (done,
     total) questions; ``None`` shows tqdm bars on stderr, ``False`` shows nothing.
     ``index_progress`` is called with (stage, fraction) while a corpus's index is
-    built (a SQuAD file's can take minutes). ``strict`` stops at the first bad line instead of skipping it. Ctrl-C during
+    built (a SQuAD file's can take minutes). ``strict`` stops at the first bad line instead of
+    skipping it. Ctrl-C during
     the questions returns the report of what was done, marked ``interrupted``.
     ``max_questions`` (``None``: no limit; the web UI passes ``Settings.max_eval_questions``)
     refuses a larger file with :class:`EvaluationError` before any index is built or question asked.
