@@ -50,3 +50,25 @@ def test_labels_are_bilingual_only_with_a_chinese_font(monkeypatch):
     assert label("排名", "rank") == "排名 rank"
     monkeypatch.setattr(plots_module, "cjk_font", lambda: None)
     assert label("排名", "rank") == "rank"  # no empty boxes where the glyphs would be
+
+
+def test_a_first_report_in_a_fresh_home_writes_only_under_the_cache_folder(tmp_path):
+    """matplotlib's font cache lands in the assistant's cache folder, not in ~/.cache/matplotlib or ~/.config."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+                                                              "QA_CACHE_DIR")}
+    env.update(HOME=str(home), PYTHONPATH=f"{root}{os.pathsep}{root / 'tests'}")
+    code = "from evaluation_helpers import toy_report; import sys; toy_report().write(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "report")], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = [p.relative_to(home) for p in home.rglob("*") if p.is_file()]
+    assert written and all(p.parts[:2] == (".cache", "qa-assistant") for p in written), written
+    assert (tmp_path / "report" / "reliability.png").is_file()

@@ -86,6 +86,7 @@ def _png(fig: Any) -> bytes:
 
 def _with_font(draw: Any) -> bytes:
     """Build and render a figure with the Chinese font (when there is one) as the default family."""
+    _keep_matplotlib_cache_in_ours()
     from matplotlib import rc_context
 
     font = cjk_font()
