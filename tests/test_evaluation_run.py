@@ -32,12 +32,15 @@ def test_evaluate_asks_each_batch_once_for_all_retrievers(tmp_path):
 
 def test_no_server_folder_in_the_json(tmp_path):
     fake = FakeAssistant([passage("d:000", "d", "这里有目标。")], {})
+    fake.settings = fake.settings.with_(model="/srv/secret/models/my-model")
+    fake.embedder = type("E", (), {"identity": {"model": "/srv/secret/models/my-model", "dimension": "384"}})()
     text = evaluate(fake_questions(tmp_path, 2), assistant=fake, progress=False).to_json()
     assert str(tmp_path) not in text and "/srv/secret" not in text
     d = json.loads(text)
     assert d["path"] == "q.jsonl" and d["config"]["questions"] == "q.jsonl"
     assert d["config"]["corpus"] == ["fake.txt"] and d["config"]["index_status"] == "loaded index from abc123"
     assert "/" not in d["config"]["settings"]["cache_dir"] + d["config"]["settings"]["index_dir"]
+    assert d["config"]["model"] == d["config"]["settings"]["model"] == d["config"]["model_identity"]["model"] == "my-model"
 
 
 def test_without_folders():

@@ -99,6 +99,7 @@ def _settings_without_folders(settings: Settings) -> dict[str, Any]:
     d = settings.to_dict()
     for key in ("cache_dir", "index_dir"):
         d[key] = Path(d[key]).name
+    d["model"] = without_folders(str(d["model"]))
     return d
 
 
@@ -116,8 +117,9 @@ def _config(dataset: Dataset, assistant: Assistant, k: int, retrievers: Sequence
         "corpus_description": description,
         "n_documents": len(docs),
         "n_passages": len(assistant.passages),
-        "model": assistant.settings.model,
-        "model_identity": dict(getattr(assistant.embedder, "identity", {}) or {}),
+        "model": without_folders(str(assistant.settings.model)),
+        "model_identity": {k: without_folders(v) if isinstance(v, str) else v
+                           for k, v in (getattr(assistant.embedder, "identity", {}) or {}).items()},
         "index_status": without_folders(str(getattr(assistant, "index_status", ""))),
         "relevance": ("own context (SQuAD)" if dataset.format == "squad" else
                       "normalized evidence (any string) is a substring of the normalized passage text "
