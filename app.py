@@ -44,7 +44,7 @@ from qa import Assistant, Settings, evaluate  # noqa: E402
 from qa import present  # noqa: E402
 from qa.errors import QAError, QuestionError  # noqa: E402
 from qa.index import ConsoleProgress  # noqa: E402
-from qa.report import RANK_PLOT  # noqa: E402
+from qa.evaluation.plots import RANK_PLOT  # noqa: E402
 
 APP_TITLE = "文档问答 · Document Q&A"
 APP_SUBTITLE = ("就文档提问，得到最相关的段落和关键句 · "
@@ -199,7 +199,7 @@ class QAHandlers:
         try:
             report = evaluate(path, k=EVAL_K, retrievers=EVAL_RETRIEVERS, progress=report_progress,
                               index_progress=report_index_progress,
-                              assistant=self.assistant)
+                              assistant=self.assistant, max_questions=self.assistant.settings.max_eval_questions)
         except QAError as exc:
             return fail(f"无法评估这个文件 · Cannot evaluate this file: {exc}")
         out_dir = Path(tempfile.mkdtemp(prefix="eval-", dir=self.report_root))

@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa import Assistant, Settings
-    from qa.evaluate import load_questions
+    from qa.evaluation import load_questions
 
     essay_set = load_questions(SHARED / "essay_dev.jsonl")
     cmrc_set = load_questions(SHARED / "cmrc2018_trial.json")

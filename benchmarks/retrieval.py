@@ -35,7 +35,7 @@ def main() -> None:
 
     from qa import Settings, evaluate
     from qa.embed import load_embedder
-    from qa.report import summary_text
+    from qa.evaluation.render import summary_text
 
     embedder = load_embedder(Settings())
     for name in args.datasets:

@@ -11,8 +11,7 @@ batch of questions with expected evidence and reports retrieval metrics.
 from .assistant import Assistant, ask, clean_question
 from .config import Settings
 from .corpus import Document, load_corpus
-from .evaluate import evaluate
-from .report import EvaluationReport, compare
+from .evaluation import EvaluationReport, compare, evaluate
 from .errors import CorpusError, EvaluationError, IndexLoadError, ModelUnavailableError, QAError, QuestionError
 from .passages import Passage
 from .search import Answer, Hit

@@ -1,6 +1,6 @@
 """``qa eval`` and ``qa compare``: batch evaluation from the command line.
 
-A thin layer over :func:`qa.evaluate.evaluate` and :func:`qa.report.compare`.
+A thin layer over :func:`qa.evaluation.evaluate` and :func:`qa.evaluation.compare`.
 stdout carries the result only (a table, or with ``--json`` exactly one JSON
 object); progress bars, warnings and where the report was written go to stderr
 whenever stdout is JSON.
@@ -33,7 +33,7 @@ def _warn(message: str) -> None:
 
 def cmd_eval(args: argparse.Namespace, settings_fn: Callable[[argparse.Namespace], Settings]) -> int:
     """Run ``qa eval``: print the summary (or JSON), optionally write the report folder."""
-    from .evaluate import evaluate
+    from .evaluation import evaluate
 
     report = evaluate(args.file, corpus=args.corpus, format=args.format, k=args.k, retrievers=args.retriever,
                       settings=settings_fn(args), progress=None if _show_progress() else False,
@@ -57,7 +57,7 @@ def cmd_eval(args: argparse.Namespace, settings_fn: Callable[[argparse.Namespace
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run ``qa compare A.json B.json``."""
     from .errors import EvaluationError
-    from .report import compare
+    from .evaluation import compare
 
     chosen = args.retriever or []
     if len(chosen) > 2:
@@ -77,8 +77,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction, add_common: Callable[[argparse.ArgumentParser], None],
              settings_fn: Callable[[argparse.Namespace], Settings]) -> None:
     """Add ``eval`` and ``compare`` to the ``qa`` command's subcommands."""
-    from .evaluate import FORMATS
-    from .report import STAT_TESTS
+    from .evaluation.compare import STAT_TESTS
+    from .evaluation.datasets import FORMATS
 
     ev = sub.add_parser(
         "eval", help="evaluate retrieval on a file of questions (JSONL or SQuAD)",
@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction, add_common: Callable[[argparse.Arg
     cmp = sub.add_parser(
         "compare", help="compare two saved `qa eval --json` outputs with a paired significance test",
         description="Pair two evaluations by question id; per metric, print A, B, B − A and the p-value of a "
-                    "paired test over per-question scores (ranx's statistical tests).")
+                    "paired test over per-question scores (scipy.stats: t-test or Fisher randomization).")
     cmp.add_argument("a", metavar="A.json", help="baseline: `qa eval --json` output or a --report folder")
     cmp.add_argument("b", metavar="B.json", help="the run compared with it")
     cmp.add_argument("--retriever", nargs="+", metavar="NAME",

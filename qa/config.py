@@ -123,6 +123,10 @@ class Settings:
     max_question_chars: int = 1000
     max_file_bytes: int = 50 * 1024 * 1024
 
+    # --- evaluation (batch evaluation area) -------------------------------------
+    max_eval_questions: int = 5000
+    """Most questions one evaluation file may hold in the web UI (the CLI and ``qa.evaluate`` have no limit)."""
+
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)

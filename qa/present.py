@@ -17,7 +17,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from .config import Settings
 from .passages import PATH_SEPARATOR, Passage
-from .report import MAX_WARNINGS_SHOWN, NOT_FOUND_LABELS, QuestionResult, metric_names
+from .evaluation.labels import metric_label, not_found_label, outcome_label
+from .evaluation.metrics import metric_names
+from .evaluation.results import NOT_FOUND_COUNTS, QuestionResult
 from .search import Answer, Hit
 
 #: Confidence at or above which a hit is called "high".
@@ -34,12 +36,10 @@ CONFIDENCE_LEVELS: tuple[tuple[float, str, str, str], ...] = (
 INTRO_LABEL = "引言 Introduction"
 #: Heading levels whose subheadings :func:`outline_html` shows open (leaves stay folded: they hold passages).
 OUTLINE_OPEN_DEPTH = 2
-#: How each metric of :func:`qa.report.metric_names` is spelled for readers, by its name before "@".
-METRIC_LABELS: dict[str, str] = {"hit": "Hit", "mrr": "MRR", "ndcg": "nDCG"}
-#: Chinese names of the metrics that have a common one.
-METRIC_ZH: dict[str, str] = {"hit@1": "首位命中"}
 #: At most this many per-question rows are rendered as HTML (the download has them all).
 MAX_ROWS_SHOWN = 200
+#: At most this many evaluation warnings are listed (the JSON and the report folder have all).
+MAX_WARNINGS_SHOWN = 10
 #: Characters of a row's question/passage shown in the per-question table.
 ROW_TEXT_CHARS = 80
 
@@ -372,20 +372,18 @@ def header_html(title: str, description: str, subtitle: str = "") -> str:
 
 # -- evaluation -----------------------------------------------------------------------------------------
 
-def _fmt(value: Any, digits: int = 3) -> str:
-    """A figure as text: floats to ``digits`` places, a missing one as a dash."""
+def fmt(value: Any, digits: int = 3) -> str:
+    """A figure as text, the same in the UI, the text summary and the HTML report.
+
+    Floats to ``digits`` places, a missing figure as a dash, booleans as 是 yes / 否 no.
+    """
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return "是 yes" if value else "否 no"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:.{digits}f}" if math.isfinite(value) else "—"
     return str(value)
-
-
-def metric_label(key: str) -> str:
-    """A metric key of :func:`qa.report.metric_names` as readers write it (``mrr@10`` -> ``MRR@10``)."""
-    name, at, cutoff = key.partition("@")
-    label = f"{METRIC_LABELS.get(name, name)}{at}{cutoff}"
-    return f"{label} {METRIC_ZH[key]}" if key in METRIC_ZH else label
 
 
 def metrics_html(report: Mapping[str, Any]) -> str:
@@ -397,20 +395,20 @@ def metrics_html(report: Mapping[str, Any]) -> str:
             + (f', {esc(report["n_skipped"])} 跳过 skipped' if report.get("n_skipped") else "") + "</div>")
     keys = metric_names(report.get("k"))
     header = "".join(f"<th>{esc(metric_label(k))}</th>" for k in keys)
-    cells = "".join(f'<td data-metric="{esc(k)}">{esc(_fmt(metrics.get(k)))}</td>' for k in keys)
+    cells = "".join(f'<td data-metric="{esc(k)}">{esc(fmt(metrics.get(k)))}</td>' for k in keys)
     table = (f'<table class="qa-metrics"><thead><tr>{header}</tr></thead>'
              f"<tbody><tr>{cells}</tr></tbody></table>")
     extra = []
     not_found = report.get("not_found") or {}
-    if not_found:
-        extra.append("无答案判断 not-found: " + ", ".join(f"{NOT_FOUND_LABELS.get(k, k).strip()} {_fmt(v)}"
-                                                     for k, v in not_found.items()))
+    shown = [k for k in (*NOT_FOUND_COUNTS, "ece") if k in not_found]
+    if shown:
+        extra.append("无答案判断 not-found: " + ", ".join(f"{not_found_label(k)} {fmt(not_found[k])}" for k in shown))
     outcomes = report.get("outcomes") or {}
     if any(outcomes.values()):
-        extra.append("判定 outcomes: " + ", ".join(f"{k} {_fmt(v)}" for k, v in outcomes.items() if v))
+        extra.append("判定 outcomes: " + ", ".join(f"{outcome_label(k)} {fmt(v)}" for k, v in outcomes.items() if v))
     latency = report.get("latency_ms") or {}
     if latency:
-        extra.append("延迟 latency: " + ", ".join(f"{k} {_fmt(v, 1)} ms" for k, v in latency.items()))
+        extra.append("延迟 latency: " + ", ".join(f"{k} {fmt(v, 1)} ms" for k, v in latency.items()))
     if report.get("interrupted"):
         extra.append("评估被中断，结果只含已完成的问题 · The run was interrupted; results cover the questions done.")
     notes = "".join(f'<div class="qa-eval-note">{esc(e)}</div>' for e in extra)
@@ -453,8 +451,8 @@ def rows_html(rows: Sequence[QuestionResult], *, limit: int = MAX_ROWS_SHOWN) ->
     body = []
     for row in rows[:limit]:
         cls, mark = _row_mark(row.outcome)
-        values = (row.id, row.question, row.outcome, row.rank, row.top_breadcrumb, row.confidence)
-        cells = "".join(f"<td>{esc(_clip(_fmt(v)))}</td>" for v in values)
+        values = (row.id, row.question, outcome_label(row.outcome), row.rank, row.top_breadcrumb, row.confidence)
+        cells = "".join(f"<td>{esc(_clip(fmt(v)))}</td>" for v in values)
         body.append(f'<tr class="{cls}"><td class="qa-result">{mark}</td>{cells}</tr>')
     more = (notice_html(f"只显示前 {limit} 行，共 {len(rows)} 行；完整结果见下载。"
                         f" · Showing {limit} of {len(rows)} rows; the download has all.")

@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 import app  # noqa: E402
 from qa.errors import QuestionError  # noqa: E402
-from qa.report import RANK_PLOT  # noqa: E402
+from qa.evaluation.plots import RANK_PLOT  # noqa: E402
 
 #: (question, a string the top passage contains): questions written for these tests, not the dev set's.
 QUESTIONS: tuple[tuple[str, str], ...] = (

@@ -47,8 +47,11 @@ def eval_run(tmp_path_factory, settings, embedder):
 def _check_figures(block: dict) -> None:
     assert set(block["metrics"]) >= METRIC_KEYS
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in block["metrics"].values())
-    assert set(block["not_found"]) == {"unanswerable", "flagged_unanswerable", "answerable_flagged"}
-    assert all(isinstance(v, int) for v in block["not_found"].values())
+    nf = block["not_found"]
+    assert set(nf) == {"unanswerable", "flagged_unanswerable", "answerable_flagged", "ece", "reliability"}
+    assert all(isinstance(nf[k], int) for k in ("unanswerable", "flagged_unanswerable", "answerable_flagged"))
+    assert isinstance(nf["ece"], float) and 0.0 <= nf["ece"] <= 1.0
+    assert len(nf["reliability"]) == 10 and sum(b["count"] for b in nf["reliability"]) == 6
     assert isinstance(block["latency_ms"]["p50"], float) and isinstance(block["latency_ms"]["p95"], float)
 
 
@@ -74,6 +77,9 @@ def test_eval_json_schema(eval_run):
 def test_eval_report_folder(eval_run):
     _, _, folder, _ = eval_run
     assert (folder / "index.html").exists() and (folder / "ranks.png").exists() and (folder / "metrics.png").exists()
+    assert (folder / "reliability.png").exists()
+    summary = (folder / "summary.json").read_text(encoding="utf-8")
+    assert str(ESSAY_QUESTIONS.parent) not in summary and str(folder) not in summary  # file names only
     rows = [json.loads(line) for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 12 and {r["retriever"] for r in rows} == {"hybrid", "lexical"}
     hybrid = [r for r in rows if r["retriever"] == "hybrid"]
@@ -93,10 +99,10 @@ def test_eval_text_table_and_squad(shared_model, settings, capsys):
                  "--index-dir", str(settings.index_dir)])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.startswith("squad_small.json (squad): 8 questions, 7 answerable, 1 unanswerable")
+    assert out.startswith("squad_small.json (squad): 8 问题 questions, 7 可回答 answerable, 1 无答案 unanswerable")
     header = next(line for line in out.splitlines() if "dense" in line and "lexical" in line)
-    assert header.split() == ["dense", "lexical"]
-    assert "hit@3" in out and "k=3: metrics at cutoffs above 3" in out
+    assert header.split()[-2:] == ["dense", "lexical"]
+    assert "Hit@3 前3命中" in out and "k=3: metrics at cutoffs above 3" in out
 
 
 @pytest.mark.slow
@@ -109,6 +115,8 @@ def test_compare_cli(eval_run, capsys):
     assert main(["compare", str(out), str(out), "--retriever", "hybrid", "lexical"]) == 0
     text = capsys.readouterr().out
     assert "[hybrid]" in text and "[lexical]" in text and "paired Student's t-test" in text
+    assert main(["compare", str(out), str(out), "--retriever", "hybrid", "lexical", "--test", "fisher"]) == 0
+    assert "Fisher randomization test" in capsys.readouterr().out
 
 
 def test_compare_cli_errors(tmp_path, capsys):
@@ -131,3 +139,13 @@ def test_eval_bad_input_is_one_line_error(tmp_path, capsys):
     assert "its own corpus" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["eval", str(ESSAY_QUESTIONS), "--retriever", "bm25"])
+
+
+def test_eval_hostile_lines_are_warnings_not_tracebacks(tmp_path, capsys):
+    """Checked before any model loads: --strict stops at the hostile line with a one-line error."""
+    f = tmp_path / "q.jsonl"
+    f.write_bytes(b'{"id": "a", "question": "\\ud800\xe5\x85\x9a", "evidence": []}\n' + b"[" * 1000 + b"\n")
+    assert main(["eval", str(f), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qa: error: q.jsonl: line 1: a lone surrogate") and "Traceback" not in err
+    assert str(tmp_path) not in err

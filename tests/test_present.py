@@ -13,7 +13,8 @@ import pytest
 
 from qa import present
 from qa.passages import Passage
-from qa.report import NOT_FOUND_LABELS, EvaluationReport, QuestionResult, RetrieverResult
+from qa.evaluation import EvaluationReport, QuestionResult, RetrieverResult
+from qa.evaluation.labels import NOT_FOUND_LABELS
 from qa.search import Answer, Hit
 
 VOID = {"br", "hr", "img", "input", "meta", "link", "wbr"}
@@ -275,7 +276,7 @@ RESULTS = [
 
 
 def make_report(k: int = 10) -> EvaluationReport:
-    """A report as qa.evaluate returns it, over the hand-made results (ranx computes the metrics)."""
+    """A report as qa.evaluate returns it, over the hand-made results (ir-measures computes the metrics)."""
     return EvaluationReport(dataset="dev.jsonl", path="dev.jsonl", format="jsonl", k=k,
                             results={"hybrid": RetrieverResult("hybrid", RESULTS, k)},
                             warnings=["line 7: not JSON"], n_skipped=1)
@@ -285,7 +286,8 @@ def test_metrics_html_is_a_table_of_the_report():
     out = present.metrics_html(make_report().to_dict())
     checker = parse(out)
     text = "".join(checker.text)
-    assert re.findall(r"<th>(.*?)</th>", out) == ["Hit@1 首位命中", "Hit@3", "Hit@5", "Hit@10", "MRR@10", "nDCG@10"]
+    assert re.findall(r"<th>(.*?)</th>", out) == ["Hit@1 首位命中", "Hit@3 前3命中", "Hit@5 前5命中", "Hit@10 前10命中",
+                                                  "MRR@10 平均倒数排名", "nDCG@10 归一化折损累计增益"]
     # 3 answerable: ranked 1st, 2nd, missed
     for metric, value in (("hit@1", "0.333"), ("hit@3", "0.667"), ("mrr@10", "0.500"), ("ndcg@10", "0.544")):
         assert f'<td data-metric="{metric}">{value}</td>' in out
@@ -294,12 +296,13 @@ def test_metrics_html_is_a_table_of_the_report():
     for key, count in (("unanswerable", 1), ("flagged_unanswerable", 1), ("answerable_flagged", 0)):
         assert f"{NOT_FOUND_LABELS[key].strip()} {count}" in text
     assert "flagged_unanswerable" not in text and "answerable_flagged" not in text, "labels, not keys"
-    assert "p50 30.0 ms" in text and "missed 1" in text
+    assert "p50 30.0 ms" in text and "未命中 missed 1" in text
+    assert "置信度校准误差 ECE" in text and "reliability" not in text  # the ECE, not the bin table
 
 
 def test_metrics_html_has_a_column_for_the_runs_own_k():
     out = present.metrics_html(make_report(k=20).to_dict())
-    assert "<th>Hit@20</th>" in out and '<td data-metric="hit@20">0.667</td>' in out
+    assert "<th>Hit@20 前20命中</th>" in out and '<td data-metric="hit@20">0.667</td>' in out
 
 
 def test_rows_html_marks_failures_and_keeps_order():
