@@ -48,6 +48,10 @@ class Hit:
     ranking used)."""
     confidence: float
     """0..1: how likely this passage answers the question."""
+    page: int | None = None
+    """1-based PDF page the passage starts on."""
+    paragraph: int | None = None
+    """1-based Word paragraph number."""
 
     @property
     def breadcrumb(self) -> str:
@@ -67,6 +71,8 @@ class Hit:
 
     def __str__(self) -> str:
         where = self.breadcrumb or self.title
+        if self.page is not None or self.paragraph is not None:  # p. 3 (PDF page) or ¶ 12 (Word paragraph)
+            where += f" · p. {self.page}" if self.page is not None else f" · ¶ {self.paragraph}"
         marked = self.text
         for s, e in sorted(self.highlights, reverse=True):
             marked = f"{marked[:s]}【{marked[s:e]}】{marked[e:]}"
@@ -269,7 +275,7 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
             highlights=_highlights(index, int(row), question_vector, settings),
             scores={"dense": round(float(legs.dense[row]), 6), "lexical": round(float(legs.lexical[row]), 6),
                     "coverage": round(cov, 4), "fused": round(float(fused[row]), 6)},
-            confidence=round(conf, 4),
+            confidence=round(conf, 4), page=p.page, paragraph=p.paragraph,
         ))
     top_conf = hits[0].confidence if hits else 0.0
     return Answer(question=question, hits=hits, found=top_conf >= settings.min_confidence,

@@ -46,6 +46,11 @@ def heading_line(text: str, level: int) -> str:
     return f"{'#' * max(1, min(level, 6))} {text}"
 
 
+def one_line(text: str) -> str:
+    """A title's or heading's text on one line, its spaces kept (``第一章 总则``)."""
+    return _SPACES.sub(" ", text.replace("\n", " ")).strip()
+
+
 def tidy(text: str) -> str:
     """One paragraph's text on one line: runs of spaces collapsed, none left between Chinese characters."""
     return _SPACE_IN_CJK.sub("", _SPACES.sub(" ", text.replace("\n", " "))).strip()

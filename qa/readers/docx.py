@@ -24,7 +24,7 @@ from ..config import Settings
 from ..corpus import Document
 from ..errors import CorpusError
 from . import Reader, register
-from ._build import Part, build_document, tidy
+from ._build import Part, build_document, one_line, tidy
 
 _HEADING_STYLE = re.compile(r"(?:heading|标题)\s*(\d)", re.I)
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -224,12 +224,12 @@ def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
         if not text:
             continue
         number += 1
-        text = tidy(label + text)
-        if _is_title(item) or (number == 1 and not num and _heading_level(item) is None
-                               and _looks_like_title(item)):
-            parts.append(Part(text, kind="title", paragraph=number))
+        level = _heading_level(item)
+        if _is_title(item) or (number == 1 and not num and level is None and _looks_like_title(item)):
+            parts.append(Part(one_line(text), kind="title", paragraph=number))
         else:
-            parts.append(Part(text, paragraph=number, heading_level=_heading_level(item)))
+            text = one_line(label + text) if level else tidy(label + text)
+            parts.append(Part(text, paragraph=number, heading_level=level))
     return build_document(path, parts)
 
 

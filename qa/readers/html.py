@@ -16,7 +16,7 @@ from ..config import Settings
 from ..corpus import Document
 from ..errors import CorpusError
 from . import Reader, register
-from ._build import Part, build_document, tidy
+from ._build import Part, build_document, one_line, tidy
 from .text import decode
 
 _HEADING = re.compile(r"h([1-6])")
@@ -60,7 +60,7 @@ def _parts(body, title: str, author: str) -> list[Part]:
     for el in body:
         heading = _HEADING.fullmatch(el.get("rend") or "") if el.tag == "head" else None
         if el.tag == "head":
-            text = tidy("".join(el.itertext()))
+            text = one_line("".join(el.itertext()))
             level = int(heading.group(1)) if heading else 2
             if not seen_title and not parts and (level == 1 or text == title):
                 parts.append(Part(text, kind="title"))
@@ -87,6 +87,22 @@ def _parts(body, title: str, author: str) -> list[Part]:
     return parts
 
 
+def _config():
+    """trafilatura's settings for Chinese pages: Chinese is dense, so a short page still has structure.
+
+    Below ``MIN_EXTRACTED_SIZE`` characters trafilatura falls back to a flat text without
+    headings; its default (250) is a long Chinese notice. No time limit (it uses signals,
+    which only work in the main thread) and no size limit beyond ours.
+    """
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "10")
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
+    config.set("DEFAULT", "MAX_FILE_SIZE", str(10**10))
+    return config
+
+
 def read_html(path: Path, data: bytes, settings: Settings) -> Document:
     """A web page's main text as a document."""
     import trafilatura
@@ -94,11 +110,11 @@ def read_html(path: Path, data: bytes, settings: Settings) -> Document:
     page = _decode_page(path, data)
     result = trafilatura.bare_extraction(page, output_format="python", include_formatting=True,
                                          include_tables=True, include_comments=False, favor_recall=True,
-                                         deduplicate=False, with_metadata=True)
+                                         deduplicate=False, with_metadata=True, config=_config())
     if result is None or result.body is None or not "".join(result.body.itertext()).strip():
         raise CorpusError(f"{path}: no main text found in the web page")
-    title = tidy(result.title or "")
-    author = tidy(result.author or "")
+    title = one_line(result.title or "")
+    author = one_line(result.author or "")
     return build_document(path, _parts(result.body, title, author), title=title)
 
 

@@ -34,7 +34,7 @@ from ..config import Settings
 from ..corpus import Document
 from ..errors import CorpusError
 from . import Reader, register
-from ._build import Part, build_document
+from ._build import Part, build_document, one_line, tidy
 
 #: Share of the page height, from the top and from the bottom, where running headers/footers live.
 _BAND = 0.12
@@ -209,12 +209,12 @@ def _parts(paras: list[_Para]) -> list[Part]:
     para_sizes = [round(statistics.median(ln.size for ln in p.lines), 1) for p in paras]
     larger = sorted({s for s in para_sizes if s > body_size * 1.15}, reverse=True)
     has_title = bool(larger) and paras[0].first.page == 1 and para_sizes[0] == larger[0] \
-        and len(paras[0].text) <= _MAX_HEADING_CHARS
-    heading_sizes = [s for s in larger if not (has_title and s == larger[0] and para_sizes.count(s) == 1)]
+        and para_sizes.count(larger[0]) == 1 and len(paras[0].text) <= _MAX_HEADING_CHARS
+    heading_sizes = larger[1:] if has_title else larger
     parts: list[Part] = []
     for i, (p, size) in enumerate(zip(paras, para_sizes)):
         if i == 0 and has_title:
-            parts.append(Part(p.text, kind="title", page=p.first.page))
+            parts.append(Part(one_line(p.text), kind="title", page=p.first.page))
             continue
         level = None
         if len(p.text) <= _MAX_HEADING_CHARS:
@@ -222,7 +222,7 @@ def _parts(paras: list[_Para]) -> list[Part]:
                 level = heading_sizes.index(size) + 1
             elif all(ln.bold for ln in p.lines) and not p.text.endswith(_SENTENCE_END):
                 level = len([s for s in heading_sizes if s > size]) + 1
-        parts.append(Part(p.text, page=p.first.page, heading_level=level))
+        parts.append(Part(one_line(p.text) if level else tidy(p.text), page=p.first.page, heading_level=level))
     return parts
 
 

@@ -54,8 +54,10 @@ def decode(data: bytes, name: str | Path) -> tuple[str, str]:
             return text, "utf-8"
     except UnicodeDecodeError:
         pass
-    zeros = data[:4096].count(0)
-    if zeros:
+    kind = next((what for sig, what in _MAGIC if data.startswith(sig)), None)
+    if kind:
+        raise CorpusError(f"{name}: looks like {kind}, not text (binary)")
+    if data[:4096].count(0):
         even, odd = data[:4096:2].count(0), data[1:4096:2].count(0)
         encoding = "utf-16-le" if odd > even else "utf-16-be"
         try:
@@ -64,11 +66,7 @@ def decode(data: bytes, name: str | Path) -> tuple[str, str]:
             text = ""
         if _plausible(text):
             return text, encoding
-        kind = next((what for sig, what in _MAGIC if data.startswith(sig)), "a binary file")
-        raise CorpusError(f"{name}: looks like {kind}, not text (binary)")
-    kind = next((what for sig, what in _MAGIC if data.startswith(sig)), None)
-    if kind:
-        raise CorpusError(f"{name}: looks like {kind}, not text (binary)")
+        raise CorpusError(f"{name}: looks like a binary file, not text")
     if len(data) >= _DETECT_MIN_BYTES:
         from charset_normalizer import from_bytes
 
