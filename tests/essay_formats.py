@@ -66,8 +66,11 @@ def write_docx(path: Path, *, styles: bool = True) -> Path:
     return path
 
 
-def write_pdf(path: Path) -> Path:
-    """The essay as an A5 PDF of several pages: a running header, page numbers ``- n -`` in the footer."""
+def write_pdf(path: Path, copies: int = 1) -> Path:
+    """The essay as an A5 PDF of several pages: a running header, page numbers ``- n -`` in the footer.
+
+    ``copies`` > 1 repeats the essay, for timing a longer file.
+    """
     from reportlab.lib.pagesizes import A5
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.pdfbase import pdfmetrics
@@ -95,7 +98,7 @@ def write_pdf(path: Path) -> Path:
         canvas.restoreState()
 
     story = []
-    for kind, text, level in essay_outline():
+    for kind, text, level in essay_outline() * copies:
         style = styles.get(kind) or (styles.get(level, body) if kind == "heading" else body)
         story.append(Paragraph(html.escape(text, quote=False), style))
     SimpleDocTemplate(str(path), pagesize=A5, title="", leftMargin=42, rightMargin=42, topMargin=50,
