@@ -66,34 +66,40 @@ def write_docx(path: Path, *, styles: bool = True) -> Path:
     return path
 
 
-def write_pdf(path: Path, copies: int = 1) -> Path:
-    """The essay as an A5 PDF of several pages: a running header, page numbers ``- n -`` in the footer.
+def write_pdf(path: Path, copies: int = 1, columns: int = 1) -> Path:
+    """The essay as a PDF of several pages: a running header, page numbers ``- n -`` in the footer.
 
-    ``copies`` > 1 repeats the essay, for timing a longer file.
+    One column on A5, or ``columns=2`` on A4 as journals print; ``copies`` > 1 repeats the
+    essay, for timing a longer file.
     """
-    from reportlab.lib.pagesizes import A5
+    from reportlab.lib.pagesizes import A4, A5
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph
 
     font = "STSong-Light"
     pdfmetrics.registerFont(UnicodeCIDFont(font))
-    body = ParagraphStyle("body", fontName=font, fontSize=10.5, leading=17, firstLineIndent=21,
+    size = 10.5 if columns == 1 else 9
+    body = ParagraphStyle("body", fontName=font, fontSize=size, leading=size * 1.6, firstLineIndent=2 * size,
                           wordWrap="CJK", spaceAfter=0)
     styles = {
         "title": ParagraphStyle("title", parent=body, fontSize=16, leading=26, firstLineIndent=0, alignment=1,
                                 spaceAfter=6),
         "author": ParagraphStyle("author", parent=body, firstLineIndent=0, alignment=1, spaceAfter=6),
-        1: ParagraphStyle("h1", parent=body, fontSize=13, leading=22, spaceBefore=6),
-        2: ParagraphStyle("h2", parent=body, fontSize=11.5, leading=19),
+        1: ParagraphStyle("h1", parent=body, fontSize=size + 2.5, leading=(size + 2.5) * 1.7, spaceBefore=6),
+        2: ParagraphStyle("h2", parent=body, fontSize=size + 1, leading=(size + 1) * 1.6),
     }
+    width, height = page = A5 if columns == 1 else A4
+    margin, gap = 42, 18
+    column_width = (width - 2 * margin - (columns - 1) * gap) / columns
+    frames = [Frame(margin + i * (column_width + gap), 45, column_width, height - 95, id=f"c{i}",
+                    leftPadding=0, rightPadding=0) for i in range(columns)]
 
     def furniture(canvas, doc) -> None:
-        width, height = A5
         canvas.saveState()
         canvas.setFont(font, 8)
-        canvas.drawString(doc.leftMargin, height - 28, RUNNING_HEADER)
+        canvas.drawString(margin, height - 28, RUNNING_HEADER)
         canvas.drawCentredString(width / 2, 22, f"- {doc.page} -")
         canvas.restoreState()
 
@@ -101,8 +107,9 @@ def write_pdf(path: Path, copies: int = 1) -> Path:
     for kind, text, level in essay_outline() * copies:
         style = styles.get(kind) or (styles.get(level, body) if kind == "heading" else body)
         story.append(Paragraph(html.escape(text, quote=False), style))
-    SimpleDocTemplate(str(path), pagesize=A5, title="", leftMargin=42, rightMargin=42, topMargin=50,
-                      bottomMargin=45).build(story, onFirstPage=furniture, onLaterPages=furniture)
+    template = BaseDocTemplate(str(path), pagesize=page, title="")
+    template.addPageTemplates([PageTemplate(frames=frames, onPage=furniture)])
+    template.build(story)
     return path
 
 

@@ -43,6 +43,25 @@ def test_essay_as_pdf_gives_the_passages_of_the_text(pdf_passages):
     assert pdf_passages[0].title == "推进城市党建系统化引领社会治理体制机制创新融合发展"
 
 
+def test_a_two_column_journal_layout_gives_the_same_passages(tmp_path):
+    path = write_pdf(tmp_path / "journal.pdf", columns=2)
+    assert identity_share(split_corpus(load_corpus()), split_corpus(load_corpus([path]))) >= 0.95
+
+
+def test_latin_words_keep_their_spaces_across_lines(tmp_path):
+    from reportlab.lib.pagesizes import A5
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    path = tmp_path / "english.pdf"
+    text = ("Community governance under party building leadership needs clear responsibilities, "
+            "stable funding and trained community workers in every district of the city. ") * 3
+    style = ParagraphStyle("b", fontName="Helvetica", fontSize=10, leading=14)
+    SimpleDocTemplate(str(path), pagesize=A5).build([Paragraph(text, style)])
+    (passage,) = split_document(load_document(path))
+    assert passage.text == text.strip()
+
+
 def test_no_running_header_or_page_number_in_any_passage(pdf_passages):
     for p in pdf_passages:
         assert "城市党建研究" not in p.text and "2019年第3期" not in p.text

@@ -155,25 +155,43 @@ def _join(left: str, right: str) -> str:
     return f"{left} {right}"
 
 
+def _columns(lines: list[_Line], body_size: float) -> list[tuple[float, float]]:
+    """(left, right) edges of a page's text columns: where many body lines start, and where most end.
+
+    A left edge within four characters of another is a first-line indent, not a column.
+    """
+    body = [ln for ln in lines if abs(ln.size - body_size) < 0.5] or lines
+    starts = Counter(round(ln.x0) for ln in body)
+    lefts: list[float] = []
+    for x in sorted(x for x, n in starts.items() if n >= max(2, 0.1 * len(body))):
+        if not lefts or x - lefts[-1] > 4 * body_size:
+            lefts.append(x)
+    lefts = lefts or [min(ln.x0 for ln in body)]
+    columns = []
+    for i, left in enumerate(lefts):
+        upto = lefts[i + 1] - 1 if i + 1 < len(lefts) else math.inf
+        rights = sorted(ln.x1 for ln in body if left - 1 <= ln.x0 < upto) or [max(ln.x1 for ln in body)]
+        columns.append((left, rights[(len(rights) * 9) // 10]))
+    return columns
+
+
+def _column_of(line: _Line, columns: list[tuple[float, float]]) -> tuple[float, float]:
+    return next((c for c in reversed(columns) if c[0] - 1 <= line.x0), columns[0])
+
+
 def paragraphs(pages: list[list[_Line]]) -> list[_Para]:
     """Lines re-joined into paragraphs (see the module docstring for when a line ends one)."""
     every = [ln for lines in pages for ln in lines]
     if not every:
         return []
     body_size = Counter(round(ln.size, 1) for ln in every for _ in ln.text).most_common(1)[0][0]
-    margins = {}
-    for lines in pages:
-        body = [ln for ln in lines if abs(ln.size - body_size) < 0.5] or lines
-        if body:
-            lefts = sorted(ln.x0 for ln in body)
-            rights = sorted(ln.x1 for ln in body)
-            margins[body[0].page] = (lefts[len(lefts) // 10], rights[(len(rights) * 9) // 10])
+    columns = {lines[0].page: _columns(lines, body_size) for lines in pages if lines}
     pitches = [b.top - a.top for lines in pages for a, b in zip(lines, lines[1:])
                if abs(a.size - b.size) < 0.5 and 0 < b.top - a.top < 3 * a.size]
     pitch = statistics.median(pitches) if pitches else 1.5 * body_size
 
     def ends_paragraph(a: _Line, b: _Line) -> bool:
-        left, right = margins.get(b.page, (b.x0, b.x1))
+        left, right = _column_of(b, columns[b.page])
         if abs(a.size - b.size) > 0.1 * body_size or a.bold != b.bold:
             return True
         if b.x0 > left + 0.9 * b.size:  # the next line is indented, or centred
@@ -186,8 +204,14 @@ def paragraphs(pages: list[list[_Line]]) -> list[_Para]:
             return True
         if _HEADING_START.match(b.text) and a.text.endswith(_SENTENCE_END):
             return True
-        _, a_right = margins.get(a.page, (a.x0, a.x1))
-        return a.x1 < a_right - 1.5 * a.size and not a.text.endswith(_CLAUSE_GOES_ON)
+        a_left, a_right = _column_of(a, columns[a.page])
+        short_by = a_right - a.x1
+        if short_by < 1.5 * a.size or a.text.endswith(_CLAUSE_GOES_ON):
+            return False
+        # A line stopping short ends its paragraph, unless it is mid-sentence and only a little short:
+        # the next word (a number, a Latin word) did not fit.
+        return (a.text.endswith(_SENTENCE_END) or bool(_HEADING_START.match(a.text))
+                or short_by > max(4 * a.size, 0.25 * (a_right - a_left)))
 
     paras: list[_Para] = []
     for line in every:
