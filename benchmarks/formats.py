@@ -64,6 +64,7 @@ def main() -> None:
             "docx, heading styles": write_docx(folder / "essay_styles.docx"),
             "docx, plain bold numbered": write_docx(folder / "essay_plain.docx", styles=False),
             "pdf": write_pdf(folder / "essay.pdf"),
+            "pdf, two columns": write_pdf(folder / "essay_2col.pdf", columns=2),
             "html": write_html(folder / "essay.html"),
         }
         reference = split_corpus(load_corpus())
