@@ -107,3 +107,31 @@ def test_a_broken_docx_is_refused_with_its_name(tmp_path):
     path.write_bytes(b"PK\x03\x04 not really a zip word/")
     with pytest.raises(CorpusError, match="broken.docx.*not a readable Word"):
         load_document(path)
+
+
+def test_footnotes_follow_the_paragraph_citing_them(tmp_path):
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    document = docx.Document()
+    document.add_heading("一、经费保障", 1)
+    cited = document.add_paragraph("党建经费按人头拨付。")
+    document.add_paragraph("加大监管力度。")
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    blob = (f'<w:footnotes {w}><w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+            '</w:footnote><w:footnote w:id="1"><w:p><w:r><w:t>标准见市委组织部2019年12号文件。</w:t></w:r></w:p>'
+            "</w:footnote></w:footnotes>").encode()
+    part = Part(PackURI("/word/footnotes.xml"),
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml", blob,
+                document.part.package)
+    document.part.relate_to(part, RT.FOOTNOTES)
+    cited.add_run()._r.append(parse_xml(f'<w:footnoteReference {nsdecls("w")} w:id="1"/>'))
+    path = tmp_path / "notes.docx"
+    document.save(path)
+    passages = split_document(load_document(path))
+    assert [(p.heading_path, p.text, p.paragraph) for p in passages] == [
+        (("一、经费保障",), "党建经费按人头拨付。", 2),
+        (("一、经费保障",), "标准见市委组织部2019年12号文件。", 2),
+        (("一、经费保障",), "加大监管力度。", 3),
+    ]

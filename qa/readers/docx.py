@@ -10,6 +10,8 @@
   numbering definitions, so numbered headings reach the heading grammar too.
 * **Tables** become one block each: a row per line, cells joined with `` | ``
   (a merged cell once), so a table is never scattered over passages.
+* **Footnotes** follow the paragraph that cites them (a 【本文系…】 funding footnote
+  becomes the funding note, as in the essay).
 
 Each block keeps its paragraph number: the n-th non-empty paragraph, a table counting as one.
 """
@@ -199,6 +201,24 @@ def _table_text(table) -> str:
     return "\n".join(rows)
 
 
+def _footnotes(document) -> dict[str, str]:
+    """Footnote texts by id (separators aside), from the document's footnotes part if it has one."""
+    from lxml import etree
+
+    for rel in document.part.rels.values():
+        if rel.reltype.endswith("/footnotes") and not rel.is_external:
+            part = rel.target_part
+            root = part.element if hasattr(part, "element") else etree.fromstring(part.blob)
+            notes = {}
+            for note in root.iter(f"{_W}footnote"):
+                if note.get(f"{_W}type") in (None, "normal"):
+                    text = tidy("".join(t.text or "" for t in note.iter(f"{_W}t")))
+                    if text:
+                        notes[note.get(f"{_W}id")] = text
+            return notes
+    return {}
+
+
 def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
     """A Word document as a document of paragraphs and tables, each knowing its paragraph number."""
     import docx
@@ -209,6 +229,7 @@ def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
     except Exception as exc:  # python-docx raises zip, XML and package errors alike
         raise CorpusError(f"{path}: not a readable Word .docx file ({type(exc).__name__}: {exc})") from None
     numbering = _Numbering(document)
+    footnotes = _footnotes(document)
     parts: list[Part] = []
     number = 0
     for item in document.iter_inner_content():
@@ -230,6 +251,10 @@ def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
         else:
             text = one_line(label + text) if level else tidy(label + text)
             parts.append(Part(text, paragraph=number, heading_level=level))
+        for ref in item._p.iter(f"{_W}footnoteReference"):  # a footnote follows the paragraph citing it
+            note = footnotes.pop(ref.get(f"{_W}id"), None)
+            if note:
+                parts.append(Part(note, paragraph=number))
     return build_document(path, parts)
 
 
