@@ -139,3 +139,25 @@ def test_asking_a_pdf_answers_with_page_and_heading_path(essay_pdf, settings, em
     assert top.breadcrumb == "二、城市党建系统化创新融合路径 › (一)强化基层组织建设 › 1.明确街道社区党组织的职责功能定位"
     assert re.sub(r"\s", "", top.text)[:6] in _page_texts(essay_pdf)[top.page - 1]
     assert f"p. {top.page}" in str(top)
+
+
+def test_scanned_pages_among_text_pages_are_named_in_a_warning(tmp_path):
+    from PIL import Image
+    from reportlab.lib.pagesizes import A5
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "mixed.pdf"
+    c = canvas.Canvas(str(path), pagesize=A5)
+    c.setFont("STSong-Light", 10.5)
+    c.drawString(40, 500, "第一页有文字。")
+    c.showPage()
+    c.drawInlineImage(Image.new("L", (100, 140), 200), 20, 20, 380, 550)
+    c.showPage()
+    c.showPage()  # a blank page is not a scan
+    c.save()
+    with pytest.warns(UserWarning, match=r"mixed.pdf: page 2 without a text layer"):
+        doc = load_document(path)
+    assert doc.text == "第一页有文字。"

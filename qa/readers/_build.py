@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..corpus import Block, BlockKind, Document, doc_id_of, matter_kind
 from ..errors import CorpusError
+from ..passages import split_heading
 
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef“”‘’"
@@ -37,8 +38,6 @@ class Part:
 
 def heading_line(text: str, level: int) -> str:
     """A heading as the line the passage splitter reads (see the module docstring)."""
-    from ..passages import split_heading
-
     text = _SPACES.sub(" ", text).strip()
     head = split_heading(text)
     if head is not None and head[2] >= len(text):

@@ -250,6 +250,12 @@ def _parts(paras: list[_Para]) -> list[Part]:
     return parts
 
 
+def _has_image(page) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+
+
 def read_pdf(path: Path, data: bytes, settings: Settings) -> Document:
     """A PDF as a document of paragraphs, each knowing its page."""
     import pypdfium2 as pdfium
@@ -262,11 +268,11 @@ def read_pdf(path: Path, data: bytes, settings: Settings) -> Document:
         raise CorpusError(f"{path}: not a readable PDF ({exc})") from None
     try:
         pages = [_page_lines(pdf[i], i + 1) for i in range(len(pdf))]
+        if not any(pages):
+            raise CorpusError(f"{path} has no text layer: scanned PDFs need OCR first")
+        empty = [str(i + 1) for i, lines in enumerate(pages) if not lines and _has_image(pdf[i])]
     finally:
         pdf.close()
-    if not any(pages):
-        raise CorpusError(f"{path} has no text layer: scanned PDFs need OCR first")
-    empty = [str(i + 1) for i, lines in enumerate(pages) if not lines]
     if empty:
         warnings.warn(f"{path}: page{'s' if len(empty) > 1 else ''} {', '.join(empty)} "
                       "without a text layer (scanned?) not read; they need OCR first", stacklevel=3)
