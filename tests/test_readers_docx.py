@@ -135,3 +135,16 @@ def test_footnotes_follow_the_paragraph_citing_them(tmp_path):
         (("一、经费保障",), "标准见市委组织部2019年12号文件。", 2),
         (("一、经费保障",), "加大监管力度。", 3),
     ]
+
+
+def test_table_of_contents_entries_are_not_headings(tmp_path):
+    document = docx.Document()
+    document.add_paragraph("目录")
+    document.add_paragraph("一、总体要求……………………1")
+    document.add_paragraph("二、主要任务.................2")
+    document.add_paragraph("一、总体要求")
+    document.add_paragraph("坚持党建引领。")
+    path = tmp_path / "toc.docx"
+    document.save(path)
+    passages = split_document(load_document(path))
+    assert [(p.heading_path, p.text) for p in passages] == [((), "目录"), (("一、总体要求",), "坚持党建引领。")]

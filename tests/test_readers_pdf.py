@@ -161,3 +161,24 @@ def test_scanned_pages_among_text_pages_are_named_in_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"mixed.pdf: page 2 without a text layer"):
         doc = load_document(path)
     assert doc.text == "第一页有文字。"
+
+
+def test_table_of_contents_lines_are_dropped(tmp_path):
+    from reportlab.lib.pagesizes import A5
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    path = tmp_path / "toc.pdf"
+    c = canvas.Canvas(str(path), pagesize=A5)
+    c.setFont("STSong-Light", 10.5)
+    for y, text in ((500, "一、总体要求……………………2"), (480, "二、主要任务……………………2")):
+        c.drawString(40, y, text)
+    c.showPage()
+    c.setFont("STSong-Light", 10.5)
+    for y, text in ((500, "一、总体要求"), (470, "坚持党建引领。")):
+        c.drawString(40, y, text)
+    c.save()
+    passages = split_document(load_document(path))
+    assert [(p.heading_path, p.text, p.page) for p in passages] == [(("一、总体要求",), "坚持党建引领。", 2)]

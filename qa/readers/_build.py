@@ -19,6 +19,8 @@ from ..corpus import Block, BlockKind, Document, doc_id_of, matter_kind
 from ..errors import CorpusError
 from ..passages import split_heading
 
+#: A table-of-contents entry: a heading, leader dots, a page number (``一、总体要求……3``).
+TOC_ENTRY = re.compile(r".{1,80}?(?:[.…·．]\s*){4,}\s*\d{1,4}\s*")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef“”‘’"
 _SPACE_IN_CJK = re.compile(rf"(?<=[{_CJK}])[ \t\u00a0]+(?=[{_CJK}])")

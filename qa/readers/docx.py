@@ -13,7 +13,8 @@
 * **Footnotes** follow the paragraph that cites them (a 【本文系…】 funding footnote
   becomes the funding note, as in the essay).
 
-Each block keeps its paragraph number: the n-th non-empty paragraph, a table counting as one.
+Table-of-contents entries (``TOC`` styles, or ``一、总体要求……3`` lines) are skipped:
+they would read as headings. Each block keeps its paragraph number: the n-th non-empty paragraph, a table counting as one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..config import Settings
 from ..corpus import Document
 from ..errors import CorpusError
 from . import Reader, register
-from ._build import Part, build_document, one_line, tidy
+from ._build import TOC_ENTRY, Part, build_document, one_line, tidy
 
 _HEADING_STYLE = re.compile(r"(?:heading|标题)\s*(\d)", re.I)
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -158,6 +159,10 @@ def _heading_level(paragraph) -> int | None:
     return None
 
 
+def _is_toc(paragraph) -> bool:
+    return (paragraph.style.name or "").lower().startswith("toc")
+
+
 def _is_title(paragraph) -> bool:
     return any((s.name or "").lower() in ("title", "标题") for s in _style_chain(paragraph.style))
 
@@ -240,6 +245,8 @@ def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
                 parts.append(Part(text, kind="table", paragraph=number))
             continue
         text = item.text.strip()
+        if _is_toc(item) or TOC_ENTRY.fullmatch(text):  # contents entries would read as headings
+            continue
         num = _numbering_of(item)
         label = numbering.label(*num) if num else ""
         if not text:

@@ -11,8 +11,8 @@ file's reading order. From them:
   marker (一、, （一）, 1., (1)). A paragraph running over a page break is one
   paragraph, kept on the page it starts on.
 * **running headers and footers** (a line in the top or bottom band of the page
-  whose text, digits aside, recurs on many pages) and **page numbers** (``3``,
-  ``- 3 -``, ``第3页``, ``3/10``, ``Page 3``) are dropped.
+  whose text, digits aside, recurs on many pages), **page numbers** (``3``,
+  ``- 3 -``, ``第3页``, ``3/10``, ``Page 3``) and table-of-contents lines are dropped.
 * **headings**: the grammar's headings are found later by the passage splitter as
   in any text; a short paragraph set larger than the body text, or all bold, is a
   heading too, its level from its size. The largest text opening page 1 is the title.
@@ -34,7 +34,7 @@ from ..config import Settings
 from ..corpus import Document
 from ..errors import CorpusError
 from . import Reader, register
-from ._build import Part, build_document, one_line, tidy
+from ._build import TOC_ENTRY, Part, build_document, one_line, tidy
 
 #: Share of the page height, from the top and from the bottom, where running headers/footers live.
 _BAND = 0.12
@@ -48,6 +48,7 @@ _SENTENCE_END = tuple("。！？；!?;…”’」』）)")
 _HEADING_START = re.compile(r"[一二三四五六七八九十百零〇]+、|[（(][一二三四五六七八九十百零〇]+[）)]|\d{1,2}[.．、](?!\d)|[（(]\d{1,2}[）)]")
 _BOLD_WEIGHT = 600
 _MAX_HEADING_CHARS = 60
+_MIN_LINES_FOR_COLUMNS = 8
 
 
 @dataclass
@@ -61,6 +62,7 @@ class _Line:
     bold: bool
     page: int
     page_height: float
+    page_width: float
 
 
 @dataclass
@@ -92,7 +94,7 @@ def _page_lines(page, number: int) -> list[_Line]:
                 top=height - max(c[1][3] for c in boxed), bottom=height - min(c[1][1] for c in boxed),
                 size=statistics.median(c[2] for c in boxed),
                 bold=sum(w >= _BOLD_WEIGHT for w in weights) > len(weights) * 0.8,
-                page=number, page_height=height))
+                page=number, page_height=height, page_width=page.get_width()))
         chars.clear()
 
     try:
@@ -130,7 +132,8 @@ def _in_band(line: _Line) -> bool:
 
 
 def drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
-    """Pages without running headers/footers (band lines recurring on many pages) and page numbers."""
+    """Pages without running headers/footers (band lines recurring on many pages), page numbers
+    and table-of-contents lines (``一、总体要求……3``: they would read as headings)."""
     counts = Counter(key for lines in pages for key in {_furniture_key(ln.text) for ln in lines if _in_band(ln)})
     needed = max(2, math.ceil(0.4 * len(pages)))
     repeated = {key for key, n in counts.items() if n >= needed}
@@ -141,6 +144,7 @@ def drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
             ln for ln in lines
             if not ((_in_band(ln) or id(ln) in edge) and _PAGE_NUMBER.fullmatch(ln.text))
             and not (_in_band(ln) and _furniture_key(ln.text) in repeated)
+            and not TOC_ENTRY.fullmatch(ln.text)
         ])
     return kept
 
@@ -167,6 +171,8 @@ def _columns(lines: list[_Line], body_size: float) -> list[tuple[float, float]]:
         if not lefts or x - lefts[-1] > 4 * body_size:
             lefts.append(x)
     lefts = lefts or [min(ln.x0 for ln in body)]
+    if len(lefts) == 1 and len(body) < _MIN_LINES_FOR_COLUMNS:  # too few lines to see the right margin:
+        return [(lefts[0], max(max(ln.x1 for ln in body), body[0].page_width - lefts[0]))]  # as wide as the left
     columns = []
     for i, left in enumerate(lefts):
         upto = lefts[i + 1] - 1 if i + 1 < len(lefts) else math.inf
@@ -185,7 +191,11 @@ def paragraphs(pages: list[list[_Line]]) -> list[_Para]:
     if not every:
         return []
     body_size = Counter(round(ln.size, 1) for ln in every for _ in ln.text).most_common(1)[0][0]
-    columns = {lines[0].page: _columns(lines, body_size) for lines in pages if lines}
+    # Columns per page (layouts change: a title page, then two columns); a page of a few lines
+    # (a cover, the end of a chapter) says little about its margins, so it takes the document's.
+    whole = _columns(every, body_size)
+    columns = {lines[0].page: _columns(lines, body_size) if len(lines) >= _MIN_LINES_FOR_COLUMNS else whole
+               for lines in pages if lines}
     pitches = [b.top - a.top for lines in pages for a, b in zip(lines, lines[1:])
                if abs(a.size - b.size) < 0.5 and 0 < b.top - a.top < 3 * a.size]
     pitch = statistics.median(pitches) if pitches else 1.5 * body_size
