@@ -26,8 +26,11 @@ _CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([\w-]+)", re.I)
 def _decode_page(path: Path, data: bytes) -> str:
     declared = _CHARSET.search(data[:4096])
     if declared:
+        encoding = declared.group(1).decode("ascii").lower()
+        if encoding in ("gb2312", "gbk", "x-gbk"):  # pages declaring these often use GB18030's wider set
+            encoding = "gb18030"
         try:
-            return data.decode(declared.group(1).decode("ascii"))
+            return data.decode(encoding)
         except (LookupError, UnicodeDecodeError):
             pass
     return decode(data, path)[0]

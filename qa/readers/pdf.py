@@ -235,6 +235,8 @@ def paragraphs(pages: list[list[_Line]]) -> list[_Para]:
 
 def _parts(paras: list[_Para]) -> list[Part]:
     """Paragraphs as parts: the title, headings by size or weight, body text."""
+    if not paras:
+        return []
     sizes: Counter[float] = Counter()
     for p in paras:
         for ln in p.lines:
