@@ -136,9 +136,9 @@ def _style_chain(style):
         style = style.base_style
 
 
-def _ppr_value(paragraph, tag: str, attr: str = "val"):
+def _ppr_value(paragraph, style, tag: str):
     """A paragraph property from the paragraph itself or, failing that, its style chain."""
-    holders = [paragraph._p.pPr] + [s.element.pPr for s in _style_chain(paragraph.style)]
+    holders = [paragraph._p.pPr] + [s.element.pPr for s in _style_chain(style)]
     for ppr in holders:
         if ppr is None:
             continue
@@ -148,26 +148,26 @@ def _ppr_value(paragraph, tag: str, attr: str = "val"):
     return None
 
 
-def _heading_level(paragraph) -> int | None:
-    for style in _style_chain(paragraph.style):
-        m = _HEADING_STYLE.fullmatch(style.name or "")
+def _heading_level(paragraph, style) -> int | None:
+    for s in _style_chain(style):
+        m = _HEADING_STYLE.fullmatch(s.name or "")
         if m:
             return int(m.group(1))
-    outline = _ppr_value(paragraph, "outlineLvl")
+    outline = _ppr_value(paragraph, style, "outlineLvl")
     if outline is not None and _val(outline) is not None and int(_val(outline)) < 9:
         return int(_val(outline)) + 1
     return None
 
 
-def _is_toc(paragraph) -> bool:
-    return (paragraph.style.name or "").lower().startswith("toc")
+def _is_toc(style) -> bool:
+    return (style.name or "").lower().startswith("toc")
 
 
-def _is_title(paragraph) -> bool:
-    return any((s.name or "").lower() in ("title", "标题") for s in _style_chain(paragraph.style))
+def _is_title(style) -> bool:
+    return any((s.name or "").lower() in ("title", "标题") for s in _style_chain(style))
 
 
-def _looks_like_title(paragraph) -> bool:
+def _looks_like_title(paragraph, style) -> bool:
     """A short first paragraph set apart: centred, or bold throughout."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
 
@@ -176,15 +176,15 @@ def _looks_like_title(paragraph) -> bool:
         return False
     align = paragraph.alignment
     if align is None:
-        align = next((s.paragraph_format.alignment for s in _style_chain(paragraph.style)
+        align = next((s.paragraph_format.alignment for s in _style_chain(style)
                       if s.paragraph_format.alignment is not None), None)
     runs = [r for r in paragraph.runs if r.text.strip()]
-    bold = bool(runs) and all(r.bold or (r.bold is None and paragraph.style.font.bold) for r in runs)
+    bold = bool(runs) and all(r.bold or (r.bold is None and style.font.bold) for r in runs)
     return align == WD_ALIGN_PARAGRAPH.CENTER or bold
 
 
-def _numbering_of(paragraph) -> tuple[str, int] | None:
-    num_pr = _ppr_value(paragraph, "numPr")
+def _numbering_of(paragraph, style) -> tuple[str, int] | None:
+    num_pr = _ppr_value(paragraph, style, "numPr")
     if num_pr is None:
         return None
     num_id = _val(num_pr.find(f"{_W}numId"))
@@ -235,6 +235,7 @@ def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
         raise CorpusError(f"{path}: not a readable Word .docx file ({type(exc).__name__}: {exc})") from None
     numbering = _Numbering(document)
     footnotes = _footnotes(document)
+    styles: dict[str | None, object] = {}  # python-docx looks a paragraph's style up anew each time: slow
     parts: list[Part] = []
     number = 0
     for item in document.iter_inner_content():
@@ -245,15 +246,19 @@ def read_docx(path: Path, data: bytes, settings: Settings) -> Document:
                 parts.append(Part(text, kind="table", paragraph=number))
             continue
         text = item.text.strip()
-        if _is_toc(item) or TOC_ENTRY.fullmatch(text):  # contents entries would read as headings
+        style_id = item._p.style
+        if style_id not in styles:
+            styles[style_id] = item.style
+        style = styles[style_id]
+        if _is_toc(style) or TOC_ENTRY.fullmatch(text):  # contents entries would read as headings
             continue
-        num = _numbering_of(item)
+        num = _numbering_of(item, style)
         label = numbering.label(*num) if num else ""
         if not text:
             continue
         number += 1
-        level = _heading_level(item)
-        if _is_title(item) or (number == 1 and not num and level is None and _looks_like_title(item)):
+        level = _heading_level(item, style)
+        if _is_title(style) or (number == 1 and not num and level is None and _looks_like_title(item, style)):
             parts.append(Part(one_line(text), kind="title", paragraph=number))
         else:
             text = one_line(label + text) if level else tidy(label + text)
