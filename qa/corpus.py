@@ -1,15 +1,20 @@
 """Load documents and clean them: the first stage of the data's path.
 
 A :class:`Document` is the cleaned text of one file plus the *blocks* it is made
-of: front matter (title, author), body, back matter (funding note, affiliation).
-Scraped web pages (a ``标题 | … |`` header row, a ``范文 |`` marker, site furniture
-after the body) are recognised and cleaned here, in code, never by hand.
+of: front matter (title, author), body, tables, back matter (funding note,
+affiliation), each block knowing the page (PDF) or paragraph (Word) it came from.
+Each file format has its reader in :mod:`qa.readers`; this module holds what they
+share, the corpus-level loading (folders, unsupported files) and the cleaner of
+scraped web pages saved as text (a ``标题 | … |`` header row, a ``范文 |`` marker,
+site furniture after the body), done in code, never by hand.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
@@ -17,10 +22,7 @@ from typing import Iterable, Literal, Sequence
 from .config import DEFAULT_CORPUS, Settings
 from .errors import CorpusError
 
-BlockKind = Literal["title", "author", "body", "funding", "affiliation"]
-
-#: Suffixes read as documents when a folder is given.
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+BlockKind = Literal["title", "author", "body", "table", "funding", "affiliation"]
 
 #: Labels shown as the heading path of front/back-matter passages.
 BLOCK_LABELS: dict[str, str] = {
@@ -46,6 +48,10 @@ class Block:
     kind: BlockKind
     start: int
     end: int
+    page: int | None = None
+    """1-based page of a PDF the block starts on."""
+    paragraph: int | None = None
+    """1-based number of a Word document's paragraph (non-empty ones; a table counts as one)."""
 
 
 @dataclass(frozen=True)
@@ -59,34 +65,29 @@ class Document:
     blocks: tuple[Block, ...] = field(default=())
 
 
-def read_text_file(path: Path, max_bytes: int) -> str:
-    """Read a UTF-8 text file, or raise :class:`CorpusError` that names it."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if size > max_bytes:
-        raise CorpusError(f"{path}: {size:,} bytes is larger than the {max_bytes:,}-byte limit")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if b"\x00" in data[:8192]:
-        raise CorpusError(f"{path}: looks like a binary file, not UTF-8 text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{path}: not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8 and try again"
-        ) from None
-    if not text.strip():
-        raise CorpusError(f"{path}: the file is empty")
-    return text
+_AUTHOR_LINE = re.compile(r"[\u4e00-\u9fff·]{2,4}(?:\s*[、,，\s]\s*[\u4e00-\u9fff·]{2,4}){0,4}")
+#: Short lines right after a title that are section names, not authors.
+_NOT_AUTHORS = frozenset("前言 引言 摘要 目录 总则 附则 序言 导言 结语 附件 通知 说明 概述 背景".split())
 
 
-def _doc_id(path: Path) -> str:
+def matter_kind(paragraph: str, after_title: bool = False) -> BlockKind | None:
+    """What a whole paragraph of a structured file (Word, PDF, web page) is when it is not body text.
+
+    ``author`` for names right after the title, ``funding`` for a 【本文系…】 note,
+    ``affiliation`` for (作者单位:…); ``None`` for body text.
+    """
+    para = paragraph.strip()
+    if after_title and _AUTHOR_LINE.fullmatch(para) and para not in _NOT_AUTHORS:
+        return "author"
+    if _FUNDING.fullmatch(para):
+        return "funding"
+    if _AFFILIATION.fullmatch(para):
+        return "affiliation"
+    return None
+
+
+def doc_id_of(path: Path) -> str:
+    """A document id from a file name: its stem with anything but letters, digits, ``_``, ``-`` replaced."""
     return re.sub(r"[^\w\-]+", "_", path.stem).strip("_") or "document"
 
 
@@ -132,33 +133,10 @@ def _plain_title(raw: str) -> str:
 
 
 def load_document(path: str | Path, settings: Settings | None = None) -> Document:
-    """Read and clean one ``.txt``/``.md`` file."""
-    settings = settings or Settings()
-    path = Path(path)
-    raw = read_text_file(path, settings.max_file_bytes).replace("\r\n", "\n").replace("\r", "\n")
-    title, parts = clean_page(raw)
-    text_parts: list[str] = []
-    blocks: list[Block] = []
-    pos = 0
-    for kind, part in parts:
-        if not part:
-            continue
-        if text_parts:
-            text_parts.append("\n\n")
-            pos += 2
-        blocks.append(Block(kind, pos, pos + len(part)))
-        text_parts.append(part)
-        pos += len(part)
-    text = "".join(text_parts)
-    if not text.strip():
-        raise CorpusError(f"{path}: no text left after cleaning")
-    return Document(
-        doc_id=_doc_id(path),
-        title=title or path.stem,
-        text=text,
-        source=str(path),
-        blocks=tuple(blocks),
-    )
+    """Read and clean one file of any supported format (see :mod:`qa.readers`)."""
+    from . import readers  # the readers build on this module's Document
+
+    return readers.read_document(Path(path), settings or Settings())
 
 
 def document_from_text(text: str, doc_id: str, title: str = "", source: str = "") -> Document:
@@ -170,27 +148,77 @@ def document_from_text(text: str, doc_id: str, title: str = "", source: str = ""
                     blocks=(Block("body", 0, len(text)),))
 
 
-def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand files and folders into the list of document files, in a stable order."""
+class UnsupportedFilesWarning(UserWarning):
+    """Files of a folder that were not read, listed by name with the reason."""
+
+
+def scan_corpus(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files and folders into (document files in a stable order, unsupported files with why).
+
+    A file named on its own must be readable (else :class:`CorpusError`); a folder's files
+    that no reader takes are returned with the reason, for the caller to list. Hidden files
+    and folders (``.git``, ``.DS_Store``) and Office lock files (``~$…``) are not documents.
+    """
+    from . import readers
+
     files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for p in paths:
         p = Path(p).expanduser()
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES)
+            found, unsupported = [], []
+            for f in _walk(p):
+                reason = readers.unsupported_reason(f)
+                (unsupported.append((f, reason)) if reason else found.append(f))
             if not found:
-                raise CorpusError(f"{p}: folder has no {'/'.join(TEXT_SUFFIXES)} files")
+                listed = "; ".join(f"{f.name} ({why})" for f, why in unsupported[:5])
+                raise CorpusError(f"{p}: folder has no supported documents ({readers.formats_text()})"
+                                  + (f"; found {listed}" if listed else ""))
             files.extend(found)
+            skipped.extend(unsupported)
         elif p.exists():
+            reason = readers.unsupported_reason(p)
+            if reason:
+                raise CorpusError(f"{p}: {reason}; supported formats: {readers.formats_text()}")
             files.append(p)
         else:
             raise CorpusError(f"{p}: no such file or folder")
     if not files:
         raise CorpusError("no corpus files given")
+    return files, skipped
+
+
+def _walk(folder: Path) -> list[Path]:
+    def fail(exc: OSError) -> None:
+        raise CorpusError(f"{exc.filename or folder}: cannot read the folder ({exc.strerror or exc})")
+
+    out = []
+    for root, dirs, names in os.walk(folder, onerror=fail):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(Path(root) / n for n in names if not n.startswith((".", "~$")))
+    return sorted(out)
+
+
+def corpus_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The document files of files and folders; a folder's unsupported files are listed in one warning."""
+    files, skipped = scan_corpus(paths)
+    if skipped:
+        warnings.warn(unsupported_message(skipped), UnsupportedFilesWarning, stacklevel=2)
     return files
 
 
+def unsupported_message(skipped: Sequence[tuple[Path, str]]) -> str:
+    """One line naming every file not read and why."""
+    listed = "; ".join(f"{f} ({why})" for f, why in skipped)
+    return f"not read, {len(skipped)} unsupported file{'s' if len(skipped) > 1 else ''}: {listed}"
+
+
 def load_corpus(paths: Sequence[str | Path] | None = None, settings: Settings | None = None) -> list[Document]:
-    """Load every document of a corpus (the default essay when ``paths`` is empty)."""
+    """Load every document of a corpus (the default essay when ``paths`` is empty).
+
+    A folder's files in formats no reader takes are listed in one
+    :class:`UnsupportedFilesWarning`, never skipped silently.
+    """
     files = corpus_files(paths) if paths else [DEFAULT_CORPUS]
     docs = [load_document(f, settings) for f in files]
     seen: dict[str, int] = {}

@@ -5,7 +5,10 @@ Chinese official documents use a fixed heading grammar: ``一、`` sections,
 often lose their line breaks, so paragraphs are separated by a space between two
 Chinese characters and headings run straight into body text. This module turns
 that into passages, each carrying its heading path as context; headings are never
-passages of their own. Markdown ``#`` headings work as well.
+passages of their own. Markdown ``#`` headings work as well (a ``#`` line is never cut
+at its spaces). Headings carry over from one block to the next, so a document read
+paragraph by paragraph (PDF, Word, web pages) nests as its text version does; a table
+block is one passage under the current headings (cut between rows when too long).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Sequence
 
 from .config import Settings
-from .corpus import BLOCK_LABELS, Document
+from .corpus import BLOCK_LABELS, Block, Document
 
 PATH_SEPARATOR = " › "
 
@@ -28,6 +31,7 @@ _MARKERS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"[（(]\d{1,2}[）)]")),
 )
 _MD_HEADING = re.compile(r"(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_MD_LINE = re.compile(r"#{1,6}[ \t]+\S")
 #: Markdown levels sit above the Chinese grammar levels (which run 1..4).
 _MD_LEVEL_OFFSET = -7
 #: A heading ends at the first of these, or at a paragraph break.
@@ -54,6 +58,10 @@ class Passage:
     start: int
     end: int
     source: str
+    page: int | None = None
+    """1-based PDF page the passage starts on."""
+    paragraph: int | None = None
+    """1-based Word paragraph number (non-empty paragraphs; a table counts as one)."""
 
     @property
     def breadcrumb(self) -> str:
@@ -93,14 +101,29 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _paragraphs(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Paragraph spans within text[start:end]."""
+    """Paragraph spans within text[start:end]; a Markdown heading line is one paragraph whatever its spaces."""
     pos = start
-    for m in _PARAGRAPH_BREAK.finditer(text, start, end):
+    while pos < end:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if pos >= end:
+            return
+        if _MD_LINE.match(text, pos, end):
+            line_end = text.find("\n", pos, end)
+            line_end = end if line_end < 0 else line_end
+            stop = line_end
+            while stop > pos and text[stop - 1].isspace():
+                stop -= 1
+            yield pos, stop
+            pos = line_end
+            continue
+        m = _PARAGRAPH_BREAK.search(text, pos, end)
+        if m is None:
+            yield pos, end
+            return
         if m.start() > pos:
             yield pos, m.start()
         pos = m.end()
-    if end > pos:
-        yield pos, end
 
 
 def split_heading(para: str) -> tuple[int, str, int] | None:
@@ -148,15 +171,20 @@ def _chunks(text: str, start: int, end: int, limit: int) -> Iterator[tuple[int, 
 def split_document(doc: Document, settings: Settings | None = None) -> list[Passage]:
     """All passages of one document, in reading order, with stable ids ``doc_id:NNN``."""
     settings = settings or Settings()
-    spans: list[tuple[tuple[str, ...], int, int]] = []
+    spans: list[tuple[tuple[str, ...], int, int, Block]] = []
+    stack: list[tuple[int, str]] = []  # the open headings, carried from block to block
     for block in doc.blocks:
-        if block.kind != "body":
-            spans.append(((BLOCK_LABELS[block.kind],), block.start, block.end))
+        if block.kind not in ("body", "table"):
+            spans.append(((BLOCK_LABELS[block.kind],), block.start, block.end, block))
             continue
         if not settings.split_contexts:
-            spans.append(((), block.start, block.end))
+            spans.append(((), block.start, block.end, block))
             continue
-        stack: list[tuple[int, str]] = []
+        if block.kind == "table":
+            path = tuple(h for _, h in stack)
+            for c_start, c_end in _chunks(doc.text, block.start, block.end, settings.max_passage_chars):
+                spans.append((path, c_start, c_end, block))
+            continue
         for p_start, p_end in _paragraphs(doc.text, block.start, block.end):
             para = doc.text[p_start:p_end]
             head = split_heading(para)
@@ -170,7 +198,7 @@ def split_document(doc: Document, settings: Settings | None = None) -> list[Pass
                     continue
             path = tuple(h for _, h in stack)
             for c_start, c_end in _chunks(doc.text, p_start, p_end, settings.max_passage_chars):
-                spans.append((path, c_start, c_end))
+                spans.append((path, c_start, c_end, block))
     return [
         Passage(
             id=f"{doc.doc_id}:{i:03d}",
@@ -181,8 +209,10 @@ def split_document(doc: Document, settings: Settings | None = None) -> list[Pass
             start=s,
             end=e,
             source=doc.source,
+            page=block.page,
+            paragraph=block.paragraph,
         )
-        for i, (path, s, e) in enumerate(spans)
+        for i, (path, s, e, block) in enumerate(spans)
     ]
 
 

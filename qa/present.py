@@ -66,6 +66,7 @@ STYLESHEET = """
 .qa-rank { font-weight: 700; color: var(--color-accent); }
 .qa-breadcrumb { flex: 1 1 auto; font-size: .9rem; color: var(--body-text-color-subdued); }
 .qa-sep { margin: 0 .3rem; opacity: .6; }
+.qa-loc { font-size: .8rem; color: var(--body-text-color-subdued); white-space: nowrap; }
 .qa-conf { font-size: .8rem; padding: .1rem .5rem; border-radius: 999px; white-space: nowrap; }
 .qa-conf-high { background: #dcfce7; color: #14532d; }
 .qa-conf-medium { background: #fef9c3; color: #713f12; }
@@ -183,6 +184,15 @@ def _score_details(hit: Hit) -> str:
             f'<table>{cells}</table><div class="qa-where">{esc(where)}</div></details>')
 
 
+def location_text(source: str, page: int | None, paragraph: int | None) -> str:
+    """Where a passage is in its file: ``report.pdf · p. 3``, ``notice.docx · ¶ 12``; ``""`` for plain text."""
+    if page is None and paragraph is None:
+        return ""
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    where = f"p. {page}" if page is not None else f"¶ {paragraph}"
+    return f"{name} · {where}" if name else where
+
+
 def hit_html(hit: Hit, *, nearest_only: bool = False) -> str:
     """One hit as a card: rank, breadcrumb, confidence badge, passage with ``<mark>``ed sentences, scores."""
     label = confidence_label(hit.confidence)
@@ -191,12 +201,17 @@ def hit_html(hit: Hit, *, nearest_only: bool = False) -> str:
     return (
         f'<article class="{classes}" data-rank="{hit.rank}" data-passage-id="{esc(hit.passage_id)}">'
         f'<header class="qa-card-head"><span class="qa-rank">#{hit.rank}</span>'
-        f"{breadcrumb_html(hit.heading_path, hit.title)}"
+        f"{breadcrumb_html(hit.heading_path, hit.title)}{_location_html(hit)}"
         f'<span class="qa-conf qa-conf-{label.level}" title="置信度 confidence">{esc(str(label))}</span>'
         f"{nearest}</header>"
         f'<p class="qa-text">{highlight_html(hit.text, hit.highlights)}</p>'
         f"{_score_details(hit)}</article>"
     )
+
+
+def _location_html(hit: Hit) -> str:
+    where = location_text(hit.source, hit.page, hit.paragraph)
+    return f'<span class="qa-loc" title="出处 where in the file">{esc(where)}</span>' if where else ""
 
 
 def answer_html(answer: Answer) -> str:

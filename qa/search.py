@@ -49,6 +49,10 @@ class Hit:
     ranking used)."""
     confidence: float
     """0..1: how likely this passage answers the question."""
+    page: int | None = None
+    """1-based PDF page the passage starts on."""
+    paragraph: int | None = None
+    """1-based Word paragraph number."""
 
     @property
     def breadcrumb(self) -> str:
@@ -68,6 +72,8 @@ class Hit:
 
     def __str__(self) -> str:
         where = self.breadcrumb or self.title
+        if self.page is not None or self.paragraph is not None:  # p. 3 (PDF page) or ¶ 12 (Word paragraph)
+            where += f" · p. {self.page}" if self.page is not None else f" · ¶ {self.paragraph}"
         marked = self.text
         for s, e in sorted(self.highlights, reverse=True):
             marked = f"{marked[:s]}【{marked[s:e]}】{marked[e:]}"
@@ -180,7 +186,7 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
             rank=i + 1, passage_id=p.id, doc_id=p.doc_id, title=p.title, heading_path=p.heading_path,
             text=p.text, source=p.source, start=p.start, end=p.end,
             highlights=_highlights(index, row, question_vector, settings),
-            scores=scores, confidence=round(conf, 4),
+            scores=scores, confidence=round(conf, 4), page=p.page, paragraph=p.paragraph,
         ))
     top_conf = hits[0].confidence if hits else 0.0
     return Answer(question=question, hits=hits, found=top_conf >= settings.min_confidence,

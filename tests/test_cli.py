@@ -47,10 +47,10 @@ def test_bad_questions_exit_1_with_one_line(capsys, cli_args, argv, message):
 
 
 def test_bad_corpus_files_exit_1_naming_the_file(capsys, cli_args, tmp_path):
-    bad = tmp_path / "gbk.txt"
-    bad.write_bytes("社区".encode("gbk") * 10)
+    bad = tmp_path / "image.txt"  # GBK text is read now; a binary file is still refused
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     assert main(["ask", "社区", "--corpus", str(bad), *cli_args]) == 1
-    assert "gbk.txt" in capsys.readouterr().err
+    assert "image.txt" in capsys.readouterr().err
     assert main(["ask", "社区", "--corpus", str(tmp_path / "missing.txt"), *cli_args]) == 1
     assert "no such file" in capsys.readouterr().err
 

@@ -42,10 +42,10 @@ def test_plain_text_file_is_one_body_block(tmp_path):
     assert doc.doc_id == "notes"
 
 
-def test_non_utf8_file_error_names_the_file(tmp_path):
-    f = tmp_path / "gbk.txt"
-    f.write_bytes("社区党建".encode("gbk"))
-    with pytest.raises(CorpusError, match="gbk.txt.*not UTF-8"):
+def test_text_in_no_known_encoding_names_the_file(tmp_path):
+    f = tmp_path / "odd.txt"
+    f.write_bytes(b"\x81\x30\xff\xfe\x80\x80\x81")
+    with pytest.raises(CorpusError, match="odd.txt.*not text in a known encoding.*UTF-8"):
         load_document(f)
 
 
@@ -72,9 +72,11 @@ def test_missing_and_empty_and_huge_files(tmp_path):
 def test_folder_expands_to_text_files_in_order(tmp_path):
     (tmp_path / "b.md").write_text("# 乙\n内容。", encoding="utf-8")
     (tmp_path / "a.txt").write_text("甲的内容。", encoding="utf-8")
-    (tmp_path / "skip.pdf").write_bytes(b"%PDF")
-    assert [f.name for f in corpus_files([tmp_path])] == ["a.txt", "b.md"]
-    docs = load_corpus([tmp_path])
+    (tmp_path / "skip.bin").write_bytes(b"\x00\x01")
+    with pytest.warns(UserWarning, match="skip.bin"):
+        assert [f.name for f in corpus_files([tmp_path])] == ["a.txt", "b.md"]
+    with pytest.warns(UserWarning, match="skip.bin"):
+        docs = load_corpus([tmp_path])
     assert [d.doc_id for d in docs] == ["a", "b"]
 
 
