@@ -19,6 +19,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+#: A refused body is read (and dropped) up to this size before the error is sent; beyond it the
+#: connection is closed on a client still sending.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+
+
 class BodyTooLarge(Exception):
     """Raised while reading a body past its limit (frameworks may wrap it: look at ``__cause__``)."""
 
@@ -58,6 +63,7 @@ class BodyLimit:
                 await send_json_error(send, 400, "Content-Length is not a number")
                 return
             if too_big:
+                await _drain(receive)
                 await send_json_error(send, 413, message)
                 return
         seen = 0
@@ -69,6 +75,8 @@ class BodyLimit:
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > limit:
+                    if msg.get("more_body"):
+                        await _drain(receive)
                     raise BodyTooLarge(message)
             return msg
 
@@ -83,6 +91,19 @@ class BodyLimit:
         except BodyTooLarge:
             if not started:
                 await send_json_error(send, 413, message)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of a refused body (up to :data:`DRAIN_LIMIT_BYTES`), so that a client still
+    sending it reads the error instead of a reset connection."""
+    drained = 0
+    while drained <= DRAIN_LIMIT_BYTES:
+        msg = await receive()
+        if msg["type"] != "http.request":
+            return
+        drained += len(msg.get("body", b""))
+        if not msg.get("more_body"):
+            return
 
 
 def _size(n: int) -> str:

@@ -15,6 +15,7 @@ Gradio endpoints (``gradio_client.Client(url).predict(..., api_name=...)``):
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import weakref
@@ -85,16 +86,16 @@ def mount_options() -> dict[str, Any]:
 
 
 def clamp_k(k: object, default: int) -> int:
-    """k from a slider or a Gradio client (int, float or None) as a whole number in 1..MAX_K."""
+    """k from a slider or a Gradio client (int, float or None) as a whole number in 1..MAX_K (larger: MAX_K)."""
     if k is None or k == "":
         return default
     try:
         value = float(k)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}") from None
-    if value != value or value < 1:  # NaN or too small
+    if not math.isfinite(value) or value < 1:
         raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
-    return int(round(min(value, MAX_K)))  # min first: round(inf) would overflow
+    return min(int(round(value)), MAX_K)
 
 
 class QAHandlers:
