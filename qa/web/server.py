@@ -38,8 +38,9 @@ class ServeError(QAError):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (not yet listening), or :class:`ServeError` saying what to change."""
-    if not 0 < port < 65536:
+    """A TCP socket bound to ``host:port`` (not yet listening; port 0: any free one), or :class:`ServeError`
+    saying what to change."""
+    if not 0 <= port < 65536:
         raise ServeError(f"port must be 1..65535, not {port}; pick another with --port")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
