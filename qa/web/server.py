@@ -9,6 +9,7 @@ loads and is handed to uvicorn, so nothing can take the port in between.
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import sys
 import threading
@@ -172,7 +173,10 @@ def serve(corpus: Sequence[str | Path] | None, settings: Settings, host: str = D
                   f"{url}/openapi.json; Ctrl+C to stop)", file=sys.stderr, flush=True)
 
     threading.Thread(target=ready, daemon=True).start()
-    server.run(sockets=[sock])  # type: ignore[attr-defined]  # uvicorn handles SIGINT/SIGTERM: a clean stop
+    # uvicorn stops cleanly on SIGINT/SIGTERM, then raises the signal again with the handlers it found:
+    # SIGTERM must then end the process like Ctrl+C, through Python's exit (temporary reports are removed)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.run(sockets=[sock])  # type: ignore[attr-defined]
     return 0
 
 
