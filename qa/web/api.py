@@ -167,7 +167,7 @@ def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubb
     def health() -> Any:
         """Whether the server is up, and what it serves."""
         return HealthOut(status="ok", version=__version__, documents=len(assistant.documents),
-                         passages=len(assistant.passages), model=describe_model(assistant.embedder),
+                         passages=len(assistant.passages), model=scrubber.text(describe_model(assistant.embedder)),
                          evaluation_running=runner.busy)
 
     @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

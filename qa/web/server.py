@@ -104,8 +104,9 @@ def create_app(assistant: Assistant) -> FastAPI:
                   description="Retrieval Q&A over the documents this server serves. The web UI is at `/`. "
                               'Errors are `{"error": "..."}` with a status code (400, 404, 413, 503).')
     api.install(app, assistant, runner, scrubber, ui.MAX_UPLOAD_BYTES)
-    demo = ui.build_ui(assistant, ui.QAHandlers(assistant, runner, scrubber))
-    return gr.mount_gradio_app(app, demo, path="/", **ui.mount_options())
+    handlers = ui.QAHandlers(assistant, runner, scrubber)
+    app.state.close = handlers.close  # what to clean up when the server stops
+    return gr.mount_gradio_app(app, ui.build_ui(assistant, handlers), path="/", **ui.mount_options())
 
 
 @dataclass
@@ -115,10 +116,12 @@ class RunningServer:
     url: str
     server: object
     thread: threading.Thread
+    app: FastAPI
 
     def close(self) -> None:
         self.server.should_exit = True  # type: ignore[attr-defined]
         self.thread.join(START_TIMEOUT_S)
+        self.app.state.close()
 
 
 def _uvicorn(app: FastAPI) -> object:
@@ -146,7 +149,7 @@ def start(app: FastAPI, host: str = DEFAULT_HOST, port: int | None = None) -> Ru
         if not thread.is_alive() or time.monotonic() > deadline:
             raise ServeError(f"the server on {host}:{port} did not start")
         time.sleep(0.05)
-    return RunningServer(_url(host, port), server, thread)
+    return RunningServer(_url(host, port), server, thread, app)
 
 
 def serve(corpus: Sequence[str | Path] | None, settings: Settings, host: str = DEFAULT_HOST,
@@ -176,7 +179,10 @@ def serve(corpus: Sequence[str | Path] | None, settings: Settings, host: str = D
     # uvicorn stops cleanly on SIGINT/SIGTERM, then raises the signal again with the handlers it found:
     # SIGTERM must then end the process like Ctrl+C, through Python's exit (temporary reports are removed)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server.run(sockets=[sock])  # type: ignore[attr-defined]
+    try:
+        server.run(sockets=[sock])  # type: ignore[attr-defined]
+    finally:
+        app.state.close()
     return 0
 
 

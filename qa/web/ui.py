@@ -108,8 +108,12 @@ class QAHandlers:
         self.runner = runner or EvaluationRunner(assistant, self.scrubber)
         self.outline = present.outline(assistant.passages)
         self.report_root = Path(tempfile.mkdtemp(prefix="qa-app-reports-"))
-        # reports live as long as the app: removed when the handlers go or the process exits
-        weakref.finalize(self, shutil.rmtree, str(self.report_root), True)
+        # reports live as long as the app: removed by close(), or when the handlers go or the process exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.report_root), True)
+
+    def close(self) -> None:
+        """Remove the reports offered for download (the server calls this when it stops)."""
+        self._cleanup()
 
     # ask ----------------------------------------------------------------------------------------------
     def ask_json(self, question: str, k: float | None = None) -> dict[str, Any]:
@@ -209,7 +213,8 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
 
     limit = assistant.settings.max_eval_questions
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE_CLEANUP) as demo:
-        gr.HTML(present.header_html(APP_TITLE, assistant.describe(), APP_SUBTITLE), elem_id="qa-header")
+        gr.HTML(present.header_html(APP_TITLE, h.scrubber.text(assistant.describe()), APP_SUBTITLE),
+                elem_id="qa-header")
         with gr.Tabs():
             with gr.Tab("提问 Ask", id="ask"):
                 with gr.Row(equal_height=True):
