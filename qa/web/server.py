@@ -72,8 +72,10 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 
 
 def load_assistant(corpus: Sequence[str] | None, settings: Settings,
-                   log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> Assistant:
-    """The assistant with progress on the console (model load, then index load or build), warmed up."""
+                   log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True), *,
+                   warm: bool = True) -> Assistant:
+    """The assistant with progress on the console (model load, then index load or build), warmed up
+    (unless ``warm=False``: then call :func:`warm_up` before serving)."""
     from ..assistant import Assistant
     from ..index import ConsoleProgress
 
@@ -83,9 +85,16 @@ def load_assistant(corpus: Sequence[str] | None, settings: Settings,
         assistant = Assistant(corpus or None, settings, progress=progress)
     finally:
         progress.close()
-    for question in WARM_UP_QUESTIONS:  # the model's first call and the dictionary's first load are slow;
-        assistant.ask(question, 1)      # pay them now, not on the first user
+    if warm:
+        warm_up(assistant)
     return assistant
+
+
+def warm_up(assistant: Assistant) -> None:
+    """Ask a few questions: the model's first call and the dictionary's first load are slow; pay them now,
+    not on the first user."""
+    for question in WARM_UP_QUESTIONS:
+        assistant.ask(question, 1)
 
 
 def create_app(assistant: Assistant) -> FastAPI:
@@ -158,11 +167,15 @@ def serve(corpus: Sequence[str | Path] | None, settings: Settings, host: str = D
     started = time.perf_counter()
     sock = bind(host, port)  # before anything heavy: a port in use is reported at once
     try:
-        assistant = load_assistant([str(c) for c in corpus] if corpus else None, settings)
+        assistant = load_assistant([str(c) for c in corpus] if corpus else None, settings, warm=False)
         print(assistant.index_status, file=sys.stderr)  # the console is the operator's: paths are fine here
         print(f"Serving: {assistant.describe()}", file=sys.stderr)
+        # the warm-up (mostly the model, outside the GIL) overlaps loading gradio and building the app
+        warming = threading.Thread(target=warm_up, args=(assistant,), name="qa-warm-up", daemon=True)
+        warming.start()
         app = create_app(assistant)
         server = _uvicorn(app)
+        warming.join()
     except BaseException:
         sock.close()
         raise
