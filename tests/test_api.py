@@ -346,3 +346,37 @@ def test_evaluation_of_a_squad_file_leaves_no_index_behind(essay, tmp_path):
     assert report.format == "squad" and report.metrics["hit@1"] == 1.0
     assert set(essay.settings.index_dir.iterdir()) == before and not path.exists()
     assert "qa-eval-index-" not in json.dumps(report.to_dict())
+
+
+def test_evaluation_stops_when_its_client_goes_away(http, server, monkeypatch, tmp_path):
+    """A client that disconnects mid-run stops its evaluation (after the batch in progress)."""
+    from qa.web import evaluation
+
+    seen: dict = {}
+    real_run, real_evaluate = evaluation.EvaluationRunner.run, evaluation.evaluate
+
+    def spy_run(self, *args, cancelled=None, **kwargs):
+        seen["cancelled"] = cancelled
+        seen["report"], scrub = real_run(self, *args, cancelled=cancelled, **kwargs)
+        return seen["report"], scrub
+
+    def held(*args, progress, **kwargs):
+        def report(done, total):
+            seen["cancelled"].wait(TIMEOUT_S)  # hold the run until the server has seen the client go
+            progress(done, total)
+        return real_evaluate(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(evaluation.EvaluationRunner, "run", spy_run)
+    monkeypatch.setattr(evaluation, "evaluate", held)
+    content = questions_file(tmp_path, copies=10).read_bytes()
+    with httpx.Client(base_url=server[0], timeout=httpx.Timeout(TIMEOUT_S, read=2)) as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            impatient.post("/api/evaluate", files={"file": ("gone.jsonl", content)})
+    for _ in range(TIMEOUT_S * 10):  # bounded wait for the run to end
+        if "report" in seen:
+            break
+        threading.Event().wait(0.1)
+    report = seen["report"]
+    assert report.interrupted and len(report.rows) < 40
+    assert any("client went away" in w for w in report.warnings)
+    assert http.get("/api/health").json()["evaluation_running"] is False
