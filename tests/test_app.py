@@ -1,6 +1,6 @@
-"""The web app through its API (gradio_client), its handlers and its command line.
+"""The web UI through Gradio's API (gradio_client), its handlers, and ``qa serve``/``python app.py``.
 
-One app over the bundled essay is served per module on a free local port.
+One server (UI + JSON API) over the bundled essay is started per module on a free local port.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from qa.errors import QuestionError
+from qa.evaluation.plots import RANK_PLOT
+from qa.web import ui
 
-import app  # noqa: E402
-from qa.errors import QuestionError  # noqa: E402
-from qa.evaluation.plots import RANK_PLOT  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 #: (question, a string the top passage contains): questions written for these tests, not the dev set's.
 QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -40,11 +38,12 @@ CONCURRENT_TIMEOUT_S = 180
 
 @pytest.fixture(scope="module")
 def served(essay):
-    """(demo, url) of the app over the essay, launched once for this module."""
-    demo = app.build_app(essay)
-    url = app.start(demo)
-    yield demo, url
-    demo.close()
+    """(server, url) of the app over the essay, started once for this module."""
+    from qa.web.server import create_app, start
+
+    running = start(create_app(essay))
+    yield running, running.url
+    running.close()
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +88,16 @@ def test_ask_endpoint_takes_k_from_a_client(client, k, expected):
     assert len(result["hits"]) == expected
 
 
-@pytest.mark.parametrize("k, expected", [(999, app.MAX_K), (app.MAX_K + 1, app.MAX_K), (2.6, 3), (1, 1),
+@pytest.mark.parametrize("k, expected", [(999, ui.MAX_K), (ui.MAX_K + 1, ui.MAX_K), (2.6, 3), (1, 1),
                                          (None, 7), ("", 7)])
 def test_k_is_a_whole_number_up_to_max_k(k, expected):
-    assert app._clamp_k(k, 7) == expected
+    assert ui.clamp_k(k, 7) == expected
 
 
-@pytest.mark.parametrize("k", [0, 0.4, -3, math.nan, "many", [3]])
+@pytest.mark.parametrize("k", [0, 0.4, -3, math.nan, math.inf, -math.inf, "inf", "many", [3]])
 def test_k_below_one_or_not_a_number_is_refused(k):
     with pytest.raises(QuestionError, match="k must be a whole number"):
-        app._clamp_k(k, 7)
+        ui.clamp_k(k, 7)
 
 
 @pytest.mark.parametrize("question, k, message", [("   ", 3, "empty"), ("问题", 0, "k must be"),
@@ -152,7 +151,7 @@ def test_concurrent_api_calls_each_get_their_own_answer(served, essay):
 
 @pytest.fixture(scope="module")
 def handlers(essay):
-    return app.QAHandlers(essay)
+    return ui.QAHandlers(essay)
 
 
 def test_section_handler_shows_the_passages_under_a_heading(handlers, essay):
@@ -173,17 +172,56 @@ def test_evaluate_without_a_file_asks_for_one(handlers):
 def test_evaluate_rejects_a_file_over_the_upload_limit(handlers, tmp_path):
     big = tmp_path / "big.jsonl"
     with big.open("wb") as f:
-        f.truncate(app.MAX_UPLOAD_BYTES + 1)  # sparse: nothing is written
+        f.truncate(ui.MAX_UPLOAD_BYTES + 1)  # sparse: nothing is written
     metrics, _, plot, archive = handlers.evaluate(str(big))
-    assert f"limit is {app.MAX_UPLOAD_MB} MB" in metrics and plot is None and archive is None
+    assert f"limit is {ui.MAX_UPLOAD_MB} MB" in metrics and plot is None and archive is None
 
 
-def test_evaluate_reports_a_malformed_file_clearly(handlers, tmp_path):
+def test_evaluate_reports_a_malformed_file_clearly_without_server_paths(handlers, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('this is not json\n{"question": \n', encoding="utf-8")
     metrics, rows, plot, archive = handlers.evaluate(str(bad))
-    assert "Cannot evaluate this file" in metrics and "qa-notice-error" in metrics
+    assert "Cannot evaluate this file" in metrics and "qa-notice-error" in metrics and "bad.jsonl" in metrics
+    assert str(tmp_path) not in metrics
     assert (rows, plot, archive) == ("", None, None)
+
+
+def test_over_long_question_gets_the_cli_message_not_a_cut(handlers, essay):
+    from qa import clean_question
+
+    question = "党" * (essay.settings.max_question_chars + 1)
+    with pytest.raises(QuestionError) as refused:
+        clean_question(question, essay.settings)
+    out = handlers.ask_html(question, 3)
+    assert "qa-notice" in out and str(refused.value) in out and "qa-card" not in out
+
+
+def test_evaluate_deletes_the_upload_and_says_so_on_a_second_run(handlers, tmp_path):
+    path = small_questions_file(tmp_path)
+    metrics, *_ = handlers.evaluate(str(path))
+    assert "qa-metrics" in metrics and not path.exists()
+    again, rows, plot, archive = handlers.evaluate(str(path))
+    assert "upload the file again" in again and (rows, plot, archive) == ("", None, None)
+
+
+def test_evaluation_while_another_runs_is_refused_as_busy(handlers, tmp_path):
+    path = small_questions_file(tmp_path)
+    with handlers.runner._lock:  # another run holds the server's one evaluation slot
+        metrics, rows, plot, archive = handlers.evaluate(str(path))
+    assert "busy, retry" in metrics and (rows, plot, archive) == ("", None, None)
+
+
+def test_evaluation_report_zip_has_no_server_paths(handlers, essay, tmp_path):
+    import zipfile
+
+    from qa.config import PROJECT_ROOT
+
+    *_, archive = handlers.evaluate(str(small_questions_file(tmp_path)))
+    private = [str(tmp_path), str(essay.settings.index_dir), str(essay.settings.cache_dir), str(PROJECT_ROOT)]
+    with zipfile.ZipFile(archive) as z:
+        for name in z.namelist():
+            text = z.read(name).decode("utf-8", "replace")
+            assert not [p for p in private if p in text], name
 
 
 def test_evaluate_lists_skipped_lines_as_warnings(handlers, tmp_path):
@@ -218,53 +256,35 @@ def test_evaluate_endpoint_returns_metrics_plot_and_report(client, tmp_path):
         assert "index.html" in {Path(n).name for n in z.namelist()}
 
 
-# -- offline, launch options and command line -------------------------------------------------------------------------
+# -- offline, mount options and command line ----------------------------------------------------------------------
 
 #: Run in a fresh interpreter whose environment says nothing about gradio's analytics.
 OFFLINE_PROBE = """
 import json
-import app
+from qa.web import ui
 from gradio import analytics
-options = app.launch_options()
+options = ui.mount_options()
 print(json.dumps({"analytics": analytics.analytics_enabled(),
-                  "launch": {k: options[k] for k in ("share", "enable_monitoring", "mcp_server")}}))
+                  "mount": {k: options[k] for k in ("enable_monitoring", "mcp_server", "ssr_mode")}}))
 """
 
 
 def test_app_is_offline():
-    """Importing app turns gradio's analytics (and its version check) off; launching shares nothing."""
+    """Importing the UI turns gradio's analytics (and its version check) off; serving shares nothing."""
     env = {"HF_HUB_OFFLINE": "1", "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "")}
     done = subprocess.run([sys.executable, "-c", OFFLINE_PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     probe = json.loads(done.stdout.strip().splitlines()[-1])
-    assert probe == {"analytics": False, "launch": {"share": False, "enable_monitoring": False, "mcp_server": False}}
-
-
-def test_host_and_port_come_from_flags_then_env(monkeypatch):
-    monkeypatch.delenv("QA_HOST", raising=False)
-    monkeypatch.delenv("QA_PORT", raising=False)
-    args = app.build_parser().parse_args([])
-    assert (args.host, args.port) == (app.DEFAULT_HOST, app.DEFAULT_PORT)
-    monkeypatch.setenv("QA_HOST", "0.0.0.0")
-    monkeypatch.setenv("QA_PORT", "8123")
-    args = app.build_parser().parse_args([])
-    assert (args.host, args.port) == ("0.0.0.0", 8123)
-    args = app.build_parser().parse_args(["--host", "127.0.0.2", "--port", "9000", "--corpus", "a.txt", "b.md",
-                                          "--model", "m"])
-    assert (args.host, args.port, args.corpus, args.model) == ("127.0.0.2", 9000, ["a.txt", "b.md"], "m")
-
-
-def test_bad_port_is_a_one_line_error(monkeypatch, capsys):
-    monkeypatch.setenv("QA_PORT", "eighty")
-    with pytest.raises(SystemExit, match="QA_PORT must be a port number"):
-        app.build_parser()
-    monkeypatch.delenv("QA_PORT")
-    assert app.main(["--port", "70000"]) == 2
-    assert "--port must be 1..65535" in capsys.readouterr().err
+    assert probe == {"analytics": False, "mount": {"enable_monitoring": False, "mcp_server": False,
+                                                   "ssr_mode": False}}
 
 
 def test_missing_corpus_is_a_one_line_error(capsys, tmp_path):
-    assert app.main(["--corpus", str(tmp_path / "nope.txt"), "--index-dir", str(tmp_path)]) == 1
+    from qa.cli import main
+    from qa.web.server import free_port
+
+    assert main(["serve", "--corpus", str(tmp_path / "nope.txt"), "--index-dir", str(tmp_path),
+                 "--port", str(free_port())]) == 1
     err = capsys.readouterr().err
-    assert "app: error:" in err and "nope.txt" in err
+    assert "qa: error:" in err and "nope.txt" in err

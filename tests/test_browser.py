@@ -47,13 +47,12 @@ UNANSWERABLE = "How do I bake sourdough bread?"
 
 @pytest.fixture(scope="module")
 def served(essay):
-    """URL of the app over the essay, launched once for this module."""
-    import app
+    """URL of the app (UI + JSON API) over the essay, started once for this module."""
+    from qa.web.server import create_app, start
 
-    demo = app.build_app(essay)
-    url = app.start(demo)
-    yield url
-    demo.close()
+    server = start(create_app(essay))
+    yield server.url
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -142,13 +141,24 @@ def test_empty_question_gets_a_friendly_message(page):
     assert page.locator("#qa-results .qa-card").count() == 0
 
 
+def test_over_long_question_gets_the_limit_message_not_a_silent_cut(page, essay):
+    limit = essay.settings.max_question_chars
+    box = page.locator("#qa-question textarea")
+    box.fill("党" * (limit + 1))
+    assert len(box.input_value()) == limit + 1, "the box must not cut the question"
+    page.locator("#qa-ask").click()
+    notice = page.locator("#qa-results .qa-notice")
+    notice.filter(has_text=f"the limit is {limit:,}").wait_for()
+    assert page.locator("#qa-results .qa-card").count() == 0
+
+
 TOP_PASSAGE_IS = "id => document.querySelector('#qa-results .qa-card')?.dataset.passageId === id"
 
 
 def test_enter_and_example_questions_ask(page, essay):
-    import app
+    from qa.web import ui
 
-    example = app.EXAMPLES[2]  # traditional Chinese
+    example = ui.EXAMPLES[2]  # traditional Chinese
     first, second = essay.ask(QUESTION).hits[0].passage_id, essay.ask(example).hits[0].passage_id
     assert first != second, "pick questions with different answers, or this test cannot tell them apart"
     box = page.locator("#qa-question textarea")
@@ -240,11 +250,11 @@ def test_evaluate_malformed_file_gives_a_clear_message(page, tmp_path):
 
 
 def test_upload_over_the_size_limit_is_refused_with_a_message(page, tmp_path):
-    import app
+    from qa.web import ui
 
     big = tmp_path / "too-big.jsonl"
     line = b'{"id": "x", "question": "x", "evidence": []}\n'
-    big.write_bytes(line * (app.MAX_UPLOAD_BYTES // len(line) + 1))
+    big.write_bytes(line * (ui.MAX_UPLOAD_BYTES // len(line) + 1))
     open_tab(page, "评估 Evaluate")
     page.locator("#qa-eval-file input[type=file]").set_input_files(str(big))
     page.get_by_text("exceed the maximum allowed size").first.wait_for()

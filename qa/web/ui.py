@@ -1,0 +1,273 @@
+"""The Gradio UI: tabs Ask, Outline and Evaluate over one assistant.
+
+A thin layer over the Python API: questions go to :meth:`qa.Assistant.ask`, the
+batch evaluation to :class:`qa.web.evaluation.EvaluationRunner` (bounded, shared
+with the JSON API), and every piece of HTML a person reads is built by
+:mod:`qa.present`. No retrieval logic lives here; :mod:`qa.web.server` mounts
+this app beside the JSON API.
+
+Gradio endpoints (``gradio_client.Client(url).predict(..., api_name=...)``):
+
+* ``/ask`` (question, k) -> JSON: ``Answer.to_dict()``. Bad input raises an error carrying the reason.
+* ``/ask_html`` (question, k) -> str: the answer cards the Ask tab shows (HTML).
+* ``/evaluate`` (questions file) -> metrics HTML, per-question HTML, plot PNG, report zip.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .. import present
+from ..assistant import Assistant
+from ..errors import QAError, QuestionError
+from ..evaluation.plots import RANK_PLOT
+from .evaluation import EVAL_K, EvaluationRunner
+from .public import Scrubber
+
+APP_TITLE = "文档问答 · Document Q&A"
+APP_SUBTITLE = ("就文档提问，得到最相关的段落和关键句 · "
+                "Ask the document; get the passages that answer, key sentences marked")
+#: Largest k the slider (and the APIs) accept.
+MAX_K = 20
+EVAL_RETRIEVERS: tuple[str, ...] = ("hybrid",)
+#: Largest questions file the Evaluate tab (and ``POST /api/evaluate``) accepts.
+MAX_UPLOAD_MB = 20
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+EVAL_FILE_TYPES = [".jsonl", ".json"]
+#: Name of the report folder (and of its zip) the Evaluate tab offers for download.
+REPORT_FOLDER = "qa-eval-report"
+#: Questions answered at the same time (the model is shared and locked; search runs in parallel).
+ASK_CONCURRENCY = 4
+#: Batch evaluations at the same time: one, they are long and use every core (the runner enforces it).
+EVAL_CONCURRENCY = 1
+#: Gradio's upload cache: files older than an hour are deleted every hour (uploads are also deleted after a run).
+UPLOAD_CACHE_CLEANUP = (3600, 3600)
+#: Example questions: simplified and traditional Chinese, and English.
+EXAMPLES: tuple[str, ...] = (
+    "社区工作者的待遇怎么保障？",
+    "如何发挥党建引领基层社会治理的作用？",
+    "社區黨組織如何為群眾服務？",
+    "How can party building be integrated with community governance?",
+)
+EMPTY_QUESTION_MESSAGE = "请输入一个问题 · Please type a question."
+FOOTER_LINKS = ["api", "settings"]
+#: CJK fonts first after the theme's Latin font so Chinese never falls back to a random face.
+FONT_STACK = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+              "ui-sans-serif", "system-ui", "sans-serif"]
+
+
+def theme() -> gr.themes.Base:
+    """The app's theme: Gradio's default look with CJK fonts that exist offline."""
+    return gr.themes.Default(
+        primary_hue="blue", neutral_hue="slate",
+        font=[gr.themes.LocalFont("Source Sans Pro", weights=(400, 600)), *FONT_STACK],
+    )
+
+
+def mount_options() -> dict[str, Any]:
+    """Keyword arguments for ``gr.mount_gradio_app`` that every serving of this UI needs (look, limits, offline)."""
+    return {
+        "theme": theme(),
+        "css": present.STYLESHEET,
+        "footer_links": FOOTER_LINKS,
+        "max_file_size": MAX_UPLOAD_BYTES,
+        "enable_monitoring": False,
+        "ssr_mode": False,
+        "mcp_server": False,
+        "run_history": False,
+    }
+
+
+def clamp_k(k: object, default: int) -> int:
+    """k from a slider or a Gradio client (int, float or None) as a whole number in 1..MAX_K (larger: MAX_K)."""
+    if k is None or k == "":
+        return default
+    try:
+        value = float(k)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}") from None
+    if not math.isfinite(value) or value < 1:
+        raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+    return min(int(round(value)), MAX_K)
+
+
+class QAHandlers:
+    """The UI's event handlers over one assistant; each returns what its widgets show."""
+
+    def __init__(self, assistant: Assistant, runner: EvaluationRunner | None = None,
+                 scrubber: Scrubber | None = None) -> None:
+        self.assistant = assistant
+        self.scrubber = scrubber or Scrubber.for_assistant(assistant)
+        self.runner = runner or EvaluationRunner(assistant, self.scrubber)
+        self.outline = present.outline(assistant.passages)
+        self.report_root = Path(tempfile.mkdtemp(prefix="qa-app-reports-"))
+        # reports live as long as the app: removed by close(), or when the handlers go or the process exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.report_root), True)
+
+    def close(self) -> None:
+        """Remove the reports offered for download (the server calls this when it stops)."""
+        self._cleanup()
+
+    # ask ----------------------------------------------------------------------------------------------
+    def ask_json(self, question: str, k: float | None = None) -> dict[str, Any]:
+        """The answer as JSON-able data; bad input raises ``gr.Error`` with the reason."""
+        try:
+            answer = self.assistant.ask(question, clamp_k(k, self.assistant.settings.k))
+        except QAError as exc:
+            raise gr.Error(self.scrubber.text(str(exc)), print_exception=False) from None
+        data = answer.to_dict()
+        for hit in data["hits"]:
+            hit["source"] = Path(hit.get("source") or "").name
+        return data
+
+    def ask_html(self, question: str, k: float | None = None) -> str:
+        """The answer as the Ask tab's cards; bad input (an empty or over-long question) becomes a notice."""
+        try:
+            answer = self.assistant.ask(question, clamp_k(k, self.assistant.settings.k))
+        except QuestionError as exc:
+            empty = not str(question or "").strip()
+            return present.notice_html(EMPTY_QUESTION_MESSAGE if empty else self.scrubber.text(str(exc)), "info")
+        except QAError as exc:
+            return present.notice_html(self.scrubber.text(str(exc)), "error")
+        return present.answer_html(answer)
+
+    # outline --------------------------------------------------------------------------------------------
+    def section(self, key: str | None) -> str:
+        """The passages under the chosen heading."""
+        return present.section_html(present.find_node(self.outline, key) if key else None)
+
+    # evaluate -------------------------------------------------------------------------------------------
+    def evaluate(self, file: str | None, progress: gr.Progress | None = None
+                 ) -> tuple[str, str, str | None, str | None]:
+        """Run the batch evaluation of an uploaded questions file: (metrics, rows, plot PNG, report zip).
+
+        The upload is deleted when the run ends; running it again needs a new upload.
+        """
+        def fail(message: str, kind: str = "error") -> tuple[str, str, None, None]:
+            return present.notice_html(message, kind), "", None, None
+
+        if not file:
+            return fail("请先上传问题文件 (JSONL 或 SQuAD JSON) · Upload a questions file (JSONL or SQuAD JSON) first.",
+                        "info")
+        path = Path(file)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return fail("文件已评估并删除，请重新上传 · This upload was already evaluated and removed; "
+                        "upload the file again.", "info")
+        except OSError as exc:
+            return fail(f"无法读取上传的文件 · Cannot read the uploaded file ({exc.strerror or 'error'}).")
+        if size > MAX_UPLOAD_BYTES:
+            path.unlink(missing_ok=True)
+            return fail(f"文件太大 · The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+
+        def report_progress(done: int, total: int) -> None:
+            if progress is not None:
+                progress((done, total), desc="评估中 Evaluating", unit="questions")
+
+        def report_index_progress(stage: str, fraction: float) -> None:
+            if progress is not None:
+                progress(fraction, desc=f"索引 Indexing: {stage}")
+
+        if progress is not None:
+            progress(0, desc="读取问题 Reading questions")
+        try:
+            report, scrub = self.runner.run(path, path.name, k=EVAL_K, retrievers=EVAL_RETRIEVERS,
+                                            progress=report_progress, index_progress=report_index_progress)
+        except QAError as exc:
+            return fail(f"无法评估这个文件 · Cannot evaluate this file: {exc}")
+        out_dir = Path(tempfile.mkdtemp(prefix="eval-", dir=self.report_root))
+        try:
+            folder = Path(report.write(out_dir / REPORT_FOLDER))
+        except QAError as exc:
+            return fail(f"无法写出报告 · Cannot write the report: {scrub.text(str(exc))}")
+        # the archive sits beside the folder it holds, never inside it
+        archive = shutil.make_archive(str(out_dir / REPORT_FOLDER), "zip", root_dir=folder)
+        plot = folder / RANK_PLOT  # where the first relevant passage ranked (no plot when nothing was evaluated)
+        return (present.metrics_html(report.to_dict()), present.rows_html(report.rows),
+                str(plot) if plot.is_file() else None, archive)
+
+
+def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blocks:
+    """The Gradio app over ``assistant``, queued; :func:`qa.web.server.create_app` mounts it."""
+    h = handlers or QAHandlers(assistant)
+    default_k = min(assistant.settings.k, MAX_K)
+
+    def ask(question: str, k: float = default_k) -> dict[str, Any]:
+        """Ask the document a question; returns the ranked passages as JSON (Answer.to_dict())."""
+        return h.ask_json(question, k)
+
+    def ask_html(question: str, k: float) -> str:
+        return h.ask_html(question, k)
+
+    def run_evaluation(file: str | None,
+                       progress: gr.Progress = gr.Progress()) -> tuple[str, str, str | None, str | None]:  # noqa: B008
+        return h.evaluate(file, progress)
+
+    limit = assistant.settings.max_eval_questions
+    with gr.Blocks(title=APP_TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE_CLEANUP) as demo:
+        gr.HTML(present.header_html(APP_TITLE, h.scrubber.text(assistant.describe()), APP_SUBTITLE),
+                elem_id="qa-header")
+        with gr.Tabs():
+            with gr.Tab("提问 Ask", id="ask"):
+                with gr.Row(equal_height=True):
+                    # no max_length: an over-long question gets the assistant's message, never a silent cut
+                    question = gr.Textbox(label="问题 Question", placeholder="例如：社区工作者的待遇怎么保障？",
+                                          lines=1, max_lines=4, scale=6, autofocus=True, elem_id="qa-question")
+                    k_slider = gr.Slider(1, MAX_K, value=default_k, step=1, label="段落数 Passages (k)",
+                                         scale=2, min_width=180, elem_id="qa-k")
+                    ask_button = gr.Button("提问 Ask", variant="primary", scale=1, min_width=100, elem_id="qa-ask")
+                examples = gr.Examples([[q] for q in EXAMPLES], inputs=[question],
+                                       label="示例问题 Example questions")
+                results = gr.HTML(present.notice_html("输入问题后按「提问」· Type a question and press Ask."),
+                                  label="answer_html", elem_id="qa-results", js_on_load=None)
+                gr.Markdown(
+                    "API: `POST /api/ask` (JSON, schema at `/openapi.json`), or "
+                    "`gradio_client.Client(url).predict(question, k, api_name=\"/ask\")` 返回 JSON · returns JSON.",
+                    elem_id="qa-api-note")
+            with gr.Tab("目录 Outline", id="outline"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        gr.HTML(present.outline_html(h.outline), elem_id="qa-outline", js_on_load=None)
+                    with gr.Column(scale=2):
+                        heading = gr.Dropdown(present.outline_choices(h.outline), value=None,
+                                              label="跳转到标题 Go to heading", elem_id="qa-heading")
+                        section = gr.HTML(present.section_html(None), label="section_html", elem_id="qa-section",
+                                          js_on_load=None)
+            with gr.Tab("评估 Evaluate", id="evaluate"):
+                gr.Markdown(
+                    f"上传问题文件：JSONL（每行 `question` 和 `evidence`）或 SQuAD JSON，最大 {MAX_UPLOAD_MB} MB，"
+                    f"最多 {limit:,} 个问题；一次只运行一个评估。\n\n"
+                    f"Upload a questions file: JSONL (`question`, `evidence` per line) or SQuAD JSON, "
+                    f"up to {MAX_UPLOAD_MB} MB and {limit:,} questions; one evaluation runs at a time. "
+                    f"Each question is asked with k={EVAL_K}.")
+                with gr.Row():
+                    upload = gr.File(label="问题文件 Questions file", file_types=EVAL_FILE_TYPES,
+                                     type="filepath", elem_id="qa-eval-file", scale=3)
+                    eval_button = gr.Button("运行评估 Run evaluation", variant="primary", scale=1,
+                                            elem_id="qa-eval-run")
+                metrics = gr.HTML(label="metrics_html", elem_id="qa-eval-metrics", js_on_load=None)
+                with gr.Row():
+                    plot = gr.Image(label="排名分布 Rank plot", type="filepath", interactive=False,
+                                    elem_id="qa-eval-plot", scale=1)
+                    download = gr.File(label="下载报告 Download report (zip)", interactive=False,
+                                       elem_id="qa-eval-download", scale=1)
+                rows = gr.HTML(label="rows_html", elem_id="qa-eval-rows", js_on_load=None)
+
+        gr.on([ask_button.click, question.submit], ask_html, [question, k_slider], results,
+              api_name="ask_html", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        examples.load_input_event.then(ask_html, [question, k_slider], results, api_visibility="private",
+                                       concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        gr.api(ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
+        heading.change(h.section, heading, section, api_visibility="undocumented", api_name="section")
+        eval_button.click(run_evaluation, upload, [metrics, rows, plot, download], api_name="evaluate",
+                          concurrency_limit=EVAL_CONCURRENCY, show_progress_on=metrics)
+    demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
+    return demo
