@@ -117,6 +117,29 @@ class DenseLeg:
         if len(sample) > settings.normalisation_sample:
             sample = sample[np.linspace(0, len(sample) - 1, settings.normalisation_sample).astype(np.int64)]
         self._sample = sample
+        self._sample_vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _sample_scores(self, q: np.ndarray) -> np.ndarray:
+        """Dense scores of the normalisation sample: its vectors are gathered once, then two products a question."""
+        if self._sample_vectors is None:
+            passages, sentences, starts = [], [], []
+            for seg, _, local in self.index.locate(self._sample):
+                passages.append(np.asarray(seg.passage_vectors.vectors[local], dtype=np.float32))
+                lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
+                counts = hi - lo
+                first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+                rows = np.repeat(lo - first, counts) + np.arange(int(counts.sum()))
+                sentences.append(np.asarray(seg.sentence_vectors.vectors[rows], dtype=np.float32))
+                starts.append(np.repeat(np.arange(len(local)) + sum(len(p) for p in passages[:-1]), counts))
+            dim = self.index.dimension
+            self._sample_vectors = (np.concatenate(passages) if passages else np.zeros((0, dim), np.float32),
+                                    np.concatenate(sentences) if sentences else np.zeros((0, dim), np.float32),
+                                    np.concatenate(starts) if starts else np.zeros(0, np.int64))
+        passages, sentences, owner = self._sample_vectors
+        best = passages @ q
+        if len(sentences):
+            np.maximum.at(best, owner, sentences @ q)
+        return best.astype(np.float64)
 
     def score_rows(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Exact dense scores of some global rows."""
@@ -139,7 +162,7 @@ class DenseLeg:
 
     def candidates(self, question: Question, depth: int) -> Candidates:
         q = question.vector.astype(np.float32)
-        sample_scores = self.score_rows(self._sample, q)
+        sample_scores = self._sample_scores(q)
         mean, std = (float(sample_scores.mean()), float(sample_scores.std())) if len(sample_scores) else (0.0, 0.0)
         if len(self._sample) == self.index.size:  # a small corpus: every passage was just scored exactly
             rows, scores = _top(self._sample, sample_scores, depth)
