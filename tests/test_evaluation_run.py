@@ -123,9 +123,9 @@ def test_evaluate_essay_end_to_end(essay):
 @pytest.mark.slow
 def test_explicit_settings_win_over_the_given_assistants(essay):
     plain = evaluate(ESSAY_QUESTIONS, assistant=essay, retrievers="hybrid", progress=False)
-    dense_only = evaluate(ESSAY_QUESTIONS, assistant=essay, settings=essay.settings.with_(lexical_weight=0.0),
+    dense_only = evaluate(ESSAY_QUESTIONS, assistant=essay, settings=essay.settings.with_(leg_weights={"lexical": 0.0}),
                           retrievers="hybrid", progress=False)
-    assert dense_only.to_dict()["config"]["settings"]["lexical_weight"] == 0.0
+    assert dense_only.to_dict()["config"]["settings"]["leg_weights"]["lexical"] == 0.0
     dense = evaluate(ESSAY_QUESTIONS, assistant=essay, retrievers="dense", progress=False)
     assert [r.ranked_ids for r in dense_only.rows] == [r.ranked_ids for r in dense.rows]
     assert [r.ranked_ids for r in dense_only.rows] != [r.ranked_ids for r in plain.rows]

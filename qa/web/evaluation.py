@@ -83,7 +83,8 @@ class EvaluationRunner:
             if dataset.format == "squad":  # its own corpus: a throw-away index, deleted with the upload
                 index_dir = Path(tempfile.mkdtemp(prefix="qa-eval-index-"))
                 scrub = scrub.with_paths({index_dir: "<upload-index>"})
-                settings = self.assistant.settings.with_(index_dir=index_dir)
+                # the report names the index folder: a fixed name inside the private one says nothing of the server
+                settings = self.assistant.settings.with_(index_dir=index_dir / "upload-index")
             deadline = time.monotonic() + self.time_budget_s if self.time_budget_s else None
             stopped: list[str] = []
 
