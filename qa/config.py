@@ -107,12 +107,12 @@ class Settings:
     """How many best-matching sentences to mark in each hit."""
 
     # --- vector indexes ---------------------------------------------------------
-    ann_min_vectors: int = 200_000
+    ann_min_vectors: int = 50_000
     """A set of at least this many vectors (passages or sentences) gets an approximate (IVF) index;
     smaller sets are searched exactly."""
     ann_nlist: int = 0
     """IVF cells; 0 picks about the square root of the number of vectors."""
-    ann_nprobe: int = 32
+    ann_nprobe: int = 64
     """IVF cells searched per question (more: better recall, slower)."""
     ann_codec: Literal["sq8", "flat"] = "sq8"
     """How IVF stores vectors: ``sq8`` (one byte per dimension, a quarter of the memory) or ``flat``."""

@@ -107,9 +107,13 @@ def library_versions(packages: Sequence[str] = INDEX_LIBRARIES) -> dict[str, str
 
 
 def document_checksum(doc: Document) -> str:
-    """What decides whether a document must be indexed again: its id, title, text and blocks."""
-    payload = json.dumps([doc.doc_id, doc.title, doc.text, [list(map(str, vars(b).values())) for b in doc.blocks]],
-                         ensure_ascii=False)
+    """What decides whether a document must be indexed again: its id, title, text and blocks.
+
+    A block counts by the fields it has set, so a new optional field (default None) added to
+    ``Block`` does not make every stored document look changed.
+    """
+    blocks = [sorted((k, str(v)) for k, v in vars(b).items() if v is not None) for b in doc.blocks]
+    payload = json.dumps([doc.doc_id, doc.title, doc.text, blocks], ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -122,7 +122,7 @@ class DenseLeg:
     def _sample_scores(self, q: np.ndarray) -> np.ndarray:
         """Dense scores of the normalisation sample: its vectors are gathered once, then two products a question."""
         if self._sample_vectors is None:
-            passages, sentences, starts = [], [], []
+            passages, sentences, counts_all = [], [], []
             for seg, _, local in self.index.locate(self._sample):
                 passages.append(np.asarray(seg.passage_vectors.vectors[local], dtype=np.float32))
                 lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
@@ -130,15 +130,17 @@ class DenseLeg:
                 first = np.concatenate([[0], np.cumsum(counts)[:-1]])
                 rows = np.repeat(lo - first, counts) + np.arange(int(counts.sum()))
                 sentences.append(np.asarray(seg.sentence_vectors.vectors[rows], dtype=np.float32))
-                starts.append(np.repeat(np.arange(len(local)) + sum(len(p) for p in passages[:-1]), counts))
+                counts_all.append(counts)
             dim = self.index.dimension
+            counts = np.concatenate(counts_all) if counts_all else np.zeros(0, np.int64)
             self._sample_vectors = (np.concatenate(passages) if passages else np.zeros((0, dim), np.float32),
                                     np.concatenate(sentences) if sentences else np.zeros((0, dim), np.float32),
-                                    np.concatenate(starts) if starts else np.zeros(0, np.int64))
-        passages, sentences, owner = self._sample_vectors
+                                    np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        passages, sentences, starts = self._sample_vectors
         best = passages @ q
-        if len(sentences):
-            np.maximum.at(best, owner, sentences @ q)
+        if len(sentences):  # a passage's sentences are contiguous: the best of each run
+            has = starts[1:] > starts[:-1]
+            best[has] = np.maximum(best[has], np.maximum.reduceat(sentences @ q, starts[:-1][has]))
         return best.astype(np.float64)
 
     def score_rows(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
