@@ -103,6 +103,7 @@ def test_upload_ask_remove_ask_again(page, tmp_path):
     row.wait_for()
     assert "Word" in row.inner_text() and int(row.locator(".qa-doc-passages").inner_text()) >= 1
     assert DOCX_NAME in page.locator("#qa-doc-status").inner_text()
+    page.locator("#qa-header").filter(has_text="2 document(s)").wait_for()  # the header follows the collection
     assert "/tmp" not in listing.inner_text() and "index" not in page.locator("#qa-doc-status").inner_text()
 
     after = _ask(page)

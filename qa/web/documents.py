@@ -49,6 +49,11 @@ class LiveAssistant:
     def read_only(self) -> bool:
         return self.collection is None
 
+    def private_paths(self) -> list[Path]:
+        """The collection's folders, for the scrubber (its files then show as ``files/NAME``)."""
+        c = self.collection
+        return [c.folder, c.files] if c is not None else []
+
     def on_swap(self, listener: Callable[[Assistant], None]) -> None:
         """Call ``listener(new_assistant)`` after every swap (the UI's outline, the evaluation runner)."""
         self._listeners.append(listener)

@@ -113,7 +113,7 @@ def create_app(assistant: Assistant, collection: Collection | None = None) -> Fa
     from .public import Scrubber
 
     live = LiveAssistant(assistant, collection)
-    scrubber = Scrubber.for_assistant(assistant, [collection.files] if collection is not None else [])
+    scrubber = Scrubber.for_assistant(assistant, live.private_paths())
     runner = EvaluationRunner(assistant, scrubber)
     app = FastAPI(title="qa — document Q&A API", version=__version__, docs_url=None, redoc_url=None,
                   description="Retrieval Q&A over the documents this server serves. The web UI is at `/`. "
@@ -121,7 +121,8 @@ def create_app(assistant: Assistant, collection: Collection | None = None) -> Fa
     handlers = ui.QAHandlers(assistant, runner, scrubber, live)
     api.install(app, live, runner, scrubber, ui.MAX_UPLOAD_BYTES)
     app.state.close = handlers.close  # what to clean up when the server stops
-    return gr.mount_gradio_app(app, ui.build_ui(assistant, handlers), path="/", **ui.mount_options())
+    return gr.mount_gradio_app(app, ui.build_ui(assistant, handlers), path="/",
+                                **ui.mount_options(assistant.settings.max_file_bytes))
 
 
 @dataclass

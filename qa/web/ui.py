@@ -77,13 +77,16 @@ def theme() -> gr.themes.Base:
     )
 
 
-def mount_options() -> dict[str, Any]:
-    """Keyword arguments for ``gr.mount_gradio_app`` that every serving of this UI needs (look, limits, offline)."""
+def mount_options(max_document_bytes: int = 0) -> dict[str, Any]:
+    """Keyword arguments for ``gr.mount_gradio_app`` that every serving of this UI needs (look, limits, offline).
+
+    Gradio refuses any upload over ``max_file_size``: the larger of the questions-file limit and
+    ``max_document_bytes`` (the Documents tab's, ``Settings.max_file_bytes``); each tab checks its own."""
     return {
         "theme": theme(),
         "css": present.STYLESHEET,
         "footer_links": FOOTER_LINKS,
-        "max_file_size": MAX_UPLOAD_BYTES,
+        "max_file_size": max(MAX_UPLOAD_BYTES, max_document_bytes),
         "enable_monitoring": False,
         "ssr_mode": False,
         "mcp_server": False,
@@ -118,8 +121,7 @@ class QAHandlers:
     def __init__(self, assistant: Assistant, runner: EvaluationRunner | None = None,
                  scrubber: Scrubber | None = None, live: LiveAssistant | None = None) -> None:
         self.live = live or LiveAssistant(assistant)
-        extra = [self.live.collection.files] if self.live.collection is not None else []
-        self.scrubber = scrubber or Scrubber.for_assistant(assistant, extra)
+        self.scrubber = scrubber or Scrubber.for_assistant(assistant, self.live.private_paths())
         self.runner = runner or EvaluationRunner(assistant, self.scrubber)
         self.outline = present.outline(assistant.passages)
         self.live.on_swap(self._swapped)
@@ -169,6 +171,15 @@ class QAHandlers:
         rows = self.live.rows()
         return (documents_html(rows, self.live.read_only),
                 gr.update(choices=[r.name for r in rows], value=None, interactive=not self.live.read_only))
+
+    def header(self) -> str:
+        """The page header: what is served (documents and passages change with the collection)."""
+        return present.header_html(APP_TITLE, self.scrubber.text(self.assistant.describe()), APP_SUBTITLE)
+
+    def outline_view(self) -> tuple[str, Any]:
+        """The Outline tab's tree and heading menu, of the current collection."""
+        return present.outline_html(self.outline), gr.update(choices=present.outline_choices(self.outline),
+                                                             value=None)
 
     def add_documents(self, files: list[str] | str | None) -> tuple[str, str, Any]:
         """Add uploaded files to the collection: (status, documents table, remove choices)."""
@@ -281,8 +292,7 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
 
     limit = assistant.settings.max_eval_questions
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE_CLEANUP) as demo:
-        gr.HTML(present.header_html(APP_TITLE, h.scrubber.text(assistant.describe()), APP_SUBTITLE),
-                elem_id="qa-header")
+        header = gr.HTML(h.header(), elem_id="qa-header")
         with gr.Tabs():
             with gr.Tab("提问 Ask", id="ask"):
                 with gr.Row(equal_height=True):
@@ -303,7 +313,8 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
             with gr.Tab("目录 Outline", id="outline"):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        gr.HTML(present.outline_html(h.outline), elem_id="qa-outline", js_on_load=None)
+                        outline_tree = gr.HTML(present.outline_html(h.outline), elem_id="qa-outline",
+                                               js_on_load=None)
                     with gr.Column(scale=2):
                         heading = gr.Dropdown(present.outline_choices(h.outline), value=None,
                                               label="跳转到标题 Go to heading", elem_id="qa-heading")
@@ -357,10 +368,15 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
         heading.change(h.section, heading, section, api_visibility="undocumented", api_name="section")
         eval_button.click(run_evaluation, upload, [metrics, rows, plot, download], api_name="evaluate",
                           concurrency_limit=EVAL_CONCURRENCY, show_progress_on=metrics)
-        add_button.click(h.add_documents, doc_files, [doc_status, doc_table, doc_choice], api_name="add_documents",
-                         concurrency_limit=1, concurrency_id="documents")
-        remove_button.click(h.remove_document, doc_choice, [doc_status, doc_table, doc_choice],
-                            api_name="remove_document", concurrency_limit=1, concurrency_id="documents")
-        demo.load(h.documents, None, [doc_table, doc_choice], api_visibility="private")
+        # after a change, the header and the outline show the new collection (so does a page opened later)
+        for event in (add_button.click(h.add_documents, doc_files, [doc_status, doc_table, doc_choice],
+                                       api_name="add_documents", concurrency_limit=1, concurrency_id="documents"),
+                      remove_button.click(h.remove_document, doc_choice, [doc_status, doc_table, doc_choice],
+                                          api_name="remove_document", concurrency_limit=1,
+                                          concurrency_id="documents")):
+            event.then(h.header, None, header, api_visibility="private") \
+                 .then(h.outline_view, None, [outline_tree, heading], api_visibility="private")
+        demo.load(lambda: (*h.documents(), h.header(), *h.outline_view()), None,
+                  [doc_table, doc_choice, header, outline_tree, heading], api_visibility="private")
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     return demo
