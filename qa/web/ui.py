@@ -376,7 +376,15 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
                                           concurrency_id="documents")):
             event.then(h.header, None, header, api_visibility="private") \
                  .then(h.outline_view, None, [outline_tree, heading], api_visibility="private")
-        demo.load(lambda: (*h.documents(), h.header(), *h.outline_view()), None,
-                  [doc_table, doc_choice, header, outline_tree, heading], api_visibility="private")
+        built_with = h.assistant
+
+        def refresh_page() -> tuple[Any, ...]:
+            """A page opened after the collection changed shows it as it is now (else: nothing to redo)."""
+            if h.assistant is built_with:
+                return (gr.skip(),) * 5
+            return (*h.documents(), h.header(), *h.outline_view())
+
+        demo.load(refresh_page, None, [doc_table, doc_choice, header, outline_tree, heading],
+                  api_visibility="private")
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     return demo
