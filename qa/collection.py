@@ -50,6 +50,10 @@ class CollectionError(QAError, ValueError):
     """A collection that does not exist, a bad name, or a document that is not in it."""
 
 
+class DocumentNotFoundError(CollectionError, LookupError):
+    """A document named for removal that the collection does not have."""
+
+
 @dataclass(frozen=True)
 class DocumentRow:
     """One document of a collection as ``qa list`` and the Documents tab show it."""
@@ -210,7 +214,7 @@ class Collection:
                 match = [n for n, r in rows.items()
                          if wanted in (n, r.doc_id, Path(n).stem, meta["files"].get(n, {}).get("original"))]
                 if not match:
-                    raise CollectionError(f"no document {wanted!r} in collection {self.name!r}; "
+                    raise DocumentNotFoundError(f"no document {wanted!r} in collection {self.name!r}; "
                                           f"it has: {', '.join(rows) or 'nothing'}")
                 chosen.extend(m for m in match if m not in chosen)
             if len(chosen) >= len(rows):

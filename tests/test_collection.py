@@ -220,6 +220,9 @@ def test_api_upload_ask_delete(app_over_default, tmp_path):
     hits = client.post("/api/ask", json={"question": QUESTION, "k": 3}).json()["hits"]
     assert all(h["source"] != "预算 通知.txt" for h in hits)
     assert client.delete("/api/documents/nope").status_code == 404
+    many = [("file", (f"f{i}.txt", FACT.encode(), "text/plain")) for i in range(11)]
+    r = client.post("/api/documents", files=many)
+    assert r.status_code == 413 and "at most 10" in r.json()["error"]
 
 
 def test_api_of_fixed_files_is_read_only(fake_settings, fake_embedder, tmp_path):
@@ -245,9 +248,11 @@ def test_documents_tab_handlers_swap_the_assistant(fake_settings, fake_embedder,
     live = LiveAssistant(Assistant(settings=fake_settings, embedder=fake_embedder), collection)
     h = QAHandlers(live.assistant, live=live)
     upload = _write(tmp_path / "gradio-cache", "fact.txt")
-    status, table, choices = h.add_documents([str(upload)])
-    assert "Added" in status and "fact.txt" in table and "fact.txt" in choices["choices"]
+    status, table, choices, box = h.add_documents([str(upload)])
+    assert "Added" in status and "fact.txt" in table and "fact.txt" in choices["choices"] and box is None
     assert not upload.exists(), "the upload is deleted once copied"
+    status, *_ = h.add_documents([str(upload)])
+    assert "upload the file again" in status
     assert "fact.txt" in h.ask_html(QUESTION, 3)
     assert h.runner.assistant is live.assistant, "evaluations use the new assistant too"
     status, table, choices = h.remove_document("fact.txt")

@@ -27,12 +27,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, present
 from ..assistant import Assistant
+from ..collection import DocumentNotFoundError
 from ..embed import describe_model
 from ..errors import QAError
+from .documents import READ_ONLY_MESSAGE, LiveAssistant, public_name
 from .evaluation import EVAL_K, EvaluationBusyError, EvaluationRunner, EvaluationTooLargeError
 from .limits import Admission, BodyLimit, BodyTooLarge
 from .public import Scrubber
-from .documents import READ_ONLY_MESSAGE, LiveAssistant, public_name
 from .schemas import (MAX_K, AnswerOut, AskRequest, DocumentOut, DocumentsChangedOut, DocumentsOut, Error,
                       EvaluationOut, HealthOut, OutlineNodeOut, OutlineOut, PassageOut, RetrieverName)
 
@@ -167,6 +168,8 @@ def install(app: FastAPI, live: LiveAssistant | Assistant, runner: EvaluationRun
         (400) and nothing is added; over the size limit: 413; a server over fixed files: 400."""
         if live.read_only:
             raise ApiError(400, READ_ONLY_MESSAGE)
+        if len(file) > MAX_FILES_PER_UPLOAD:
+            raise ApiError(413, f"{len(file)} files: at most {MAX_FILES_PER_UPLOAD} per upload")
         limit = live.assistant.settings.max_file_bytes
         folder = Path(tempfile.mkdtemp(prefix="qa-doc-upload-"))
         try:
@@ -195,8 +198,7 @@ def install(app: FastAPI, live: LiveAssistant | Assistant, runner: EvaluationRun
         try:
             changes = await run_in_threadpool(live.remove, [doc])
         except QAError as exc:
-            status = 404 if str(exc).startswith("no document") else 400
-            raise ApiError(status, scrubber.text(str(exc))) from None
+            raise ApiError(404 if isinstance(exc, DocumentNotFoundError) else 400, scrubber.text(str(exc))) from None
         return _changed(changes)
 
     def _changed(changes: Any) -> Any:

@@ -181,20 +181,27 @@ class QAHandlers:
         return present.outline_html(self.outline), gr.update(choices=present.outline_choices(self.outline),
                                                              value=None)
 
-    def add_documents(self, files: list[str] | str | None) -> tuple[str, str, Any]:
-        """Add uploaded files to the collection: (status, documents table, remove choices)."""
+    def add_documents(self, files: list[str] | str | None) -> tuple[str, str, Any, None]:
+        """Add uploaded files to the collection: (status, documents table, remove choices, emptied upload box).
+
+        The uploads are deleted once copied (or refused); adding them again needs a new upload."""
         paths = [files] if isinstance(files, str) else list(files or [])
         if not paths:
-            return (present.notice_html("请先选择文件 · Choose files to upload first.", "info"), *self.documents())
+            return (present.notice_html("请先选择文件 · Choose files to upload first.", "info"), *self.documents(),
+                    None)
         limit = self.assistant.settings.max_file_bytes
         saved: list[Path] = []
         try:
             for f in paths:
-                saved.append(save_upload(f, Path(f).name, limit))
+                try:
+                    saved.append(save_upload(f, Path(f).name, limit))
+                except OSError:
+                    raise QAError(f"{Path(f).name}: the upload is gone; upload the file again") from None
             changes = self.live.add(saved, names=[p.name for p in saved])
         except QAError as exc:
             scrub = self.scrubber.with_paths({p: p.name for p in saved})
-            return (present.notice_html(f"无法添加 · Not added: {scrub.text(str(exc))}", "error"), *self.documents())
+            return (present.notice_html(f"无法添加 · Not added: {scrub.text(str(exc))}", "error"), *self.documents(),
+                    None)
         finally:
             for p in saved:
                 shutil.rmtree(p.parent, ignore_errors=True)
@@ -202,7 +209,7 @@ class QAHandlers:
                 Path(f).unlink(missing_ok=True)
         added = [Path(k).name for k in changes.added + changes.updated]
         return (present.notice_html(f"已添加 · Added: {', '.join(added) or 'nothing new'}", "info"),
-                *self.documents())
+                *self.documents(), None)
 
     def remove_document(self, name: str | None) -> tuple[str, str, Any]:
         """Remove one document from the collection: (status, documents table, remove choices)."""
@@ -369,7 +376,7 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
         eval_button.click(run_evaluation, upload, [metrics, rows, plot, download], api_name="evaluate",
                           concurrency_limit=EVAL_CONCURRENCY, show_progress_on=metrics)
         # after a change, the header and the outline show the new collection (so does a page opened later)
-        for event in (add_button.click(h.add_documents, doc_files, [doc_status, doc_table, doc_choice],
+        for event in (add_button.click(h.add_documents, doc_files, [doc_status, doc_table, doc_choice, doc_files],
                                        api_name="add_documents", concurrency_limit=1, concurrency_id="documents"),
                       remove_button.click(h.remove_document, doc_choice, [doc_status, doc_table, doc_choice],
                                           api_name="remove_document", concurrency_limit=1,
