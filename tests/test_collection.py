@@ -261,3 +261,20 @@ def test_documents_tab_handlers_swap_the_assistant(fake_settings, fake_embedder,
     status, _, _ = h.remove_document("essay_page.txt")
     assert "cannot remove every document" in status
     h.close()
+
+
+def test_documents_tab_refuses_a_file_over_the_limit(fake_settings, fake_embedder, tmp_path):
+    from qa import Assistant
+    from qa.web.documents import LiveAssistant
+    from qa.web.ui import QAHandlers
+
+    settings = fake_settings.with_(max_file_bytes=100)
+    collection = Collection("small", settings, embedder=fake_embedder)
+    small = _write(tmp_path, "small.txt", "很短的文件。")
+    live = LiveAssistant(Assistant([small], settings, embedder=fake_embedder), collection)
+    h = QAHandlers(live.assistant, live=live)
+    big = _write(tmp_path / "gradio-cache", "big.txt", FACT * 5)
+    status, table, _, _ = h.add_documents([str(big)])
+    assert "limit" in status and "big.txt" in status and "big.txt" not in table
+    assert not collection.exists()
+    h.close()

@@ -121,8 +121,7 @@ def create_app(assistant: Assistant, collection: Collection | None = None) -> Fa
     handlers = ui.QAHandlers(assistant, runner, scrubber, live)
     api.install(app, live, runner, scrubber, ui.MAX_UPLOAD_BYTES)
     app.state.close = handlers.close  # what to clean up when the server stops
-    return gr.mount_gradio_app(app, ui.build_ui(assistant, handlers), path="/",
-                                **ui.mount_options(assistant.settings.max_file_bytes))
+    return gr.mount_gradio_app(app, ui.build_ui(assistant, handlers), path="/", **ui.mount_options())
 
 
 @dataclass

@@ -77,16 +77,13 @@ def theme() -> gr.themes.Base:
     )
 
 
-def mount_options(max_document_bytes: int = 0) -> dict[str, Any]:
-    """Keyword arguments for ``gr.mount_gradio_app`` that every serving of this UI needs (look, limits, offline).
-
-    Gradio refuses any upload over ``max_file_size``: the larger of the questions-file limit and
-    ``max_document_bytes`` (the Documents tab's, ``Settings.max_file_bytes``); each tab checks its own."""
+def mount_options() -> dict[str, Any]:
+    """Keyword arguments for ``gr.mount_gradio_app`` that every serving of this UI needs (look, limits, offline)."""
     return {
         "theme": theme(),
         "css": present.STYLESHEET,
         "footer_links": FOOTER_LINKS,
-        "max_file_size": max(MAX_UPLOAD_BYTES, max_document_bytes),
+        "max_file_size": MAX_UPLOAD_BYTES,
         "enable_monitoring": False,
         "ssr_mode": False,
         "mcp_server": False,
@@ -172,6 +169,12 @@ class QAHandlers:
         return (documents_html(rows, self.live.read_only),
                 gr.update(choices=[r.name for r in rows], value=None, interactive=not self.live.read_only))
 
+    @property
+    def document_limit(self) -> int:
+        """Largest document the tab takes: ``Settings.max_file_bytes``, within Gradio's limit on every upload
+        (:data:`MAX_UPLOAD_BYTES`; ``qa add`` and ``POST /api/documents`` take up to ``max_file_bytes``)."""
+        return min(self.assistant.settings.max_file_bytes, MAX_UPLOAD_BYTES)
+
     def header(self) -> str:
         """The page header: what is served (documents and passages change with the collection)."""
         return present.header_html(APP_TITLE, self.scrubber.text(self.assistant.describe()), APP_SUBTITLE)
@@ -189,7 +192,7 @@ class QAHandlers:
         if not paths:
             return (present.notice_html("请先选择文件 · Choose files to upload first.", "info"), *self.documents(),
                     None)
-        limit = self.assistant.settings.max_file_bytes
+        limit = self.document_limit
         saved: list[Path] = []
         try:
             for f in paths:
@@ -330,7 +333,7 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
             with gr.Tab("文档 Documents", id="documents"):
                 table, choices = h.documents()
                 read_only = h.live.read_only
-                size_mb = assistant.settings.max_file_bytes / 1024 / 1024
+                size_mb = h.document_limit / 1024 / 1024
                 gr.Markdown(
                     f"上传文档（{_formats()}），每个最大 {size_mb:.0f} MB；添加后立即可以提问，无需重启。\n\n"
                     f"Upload documents ({_formats()}), up to {size_mb:.0f} MB each; "
