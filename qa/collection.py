@@ -89,7 +89,14 @@ def collection_names(settings: Settings) -> list[str]:
     root = collections_root(settings)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and Collection(p.name, settings).exists())
+    names = []
+    for p in root.iterdir():
+        try:
+            if p.is_dir() and Collection(p.name, settings).exists():
+                names.append(p.name)
+        except CollectionError:  # a folder put there by hand with a name no collection can have
+            continue
+    return sorted(names)
 
 
 class Collection:

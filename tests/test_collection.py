@@ -169,6 +169,24 @@ def test_cli_without_collection_uses_the_default_once_created(qa_cli, capsys, tm
     assert Path(json.loads(capsys.readouterr().out)["hits"][0]["source"]).name == "fact.txt"
 
 
+def test_cli_eval_and_serve_take_a_collection(qa_cli, capsys, tmp_path, monkeypatch):
+    assert qa_cli("add", str(_write(tmp_path, "fact.txt")), "--collection", "mine") == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": QUESTION, "evidence": ["三百万元"]},
+                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert qa_cli("eval", str(questions), "--collection", "mine", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["hit@1"] == 1.0
+
+    seen = {}
+    monkeypatch.setattr("qa.web.server.serve", lambda corpus, settings, host, port, collection=None: seen.update(
+        collection=collection) or 0)
+    assert qa_cli("serve", "--collection", "mine") == 0 and seen["collection"].name == "mine"
+    assert qa_cli("serve") == 0 and seen["collection"].name == "default", "uploads go to the default collection"
+    assert qa_cli("serve", "--corpus", str(tmp_path / "fact.txt")) == 0 and seen["collection"] is None
+    assert qa_cli("serve", "--collection", "nope") == 1
+
+
 def test_cli_errors_are_one_line(qa_cli, capsys, tmp_path):
     assert qa_cli("ask", "问题", "--collection", "nope") == 1
     assert "collection 'nope' has no documents" in capsys.readouterr().err
