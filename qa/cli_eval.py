@@ -35,8 +35,12 @@ def cmd_eval(args: argparse.Namespace, settings_fn: Callable[[argparse.Namespace
     """Run ``qa eval``: print the summary (or JSON), optionally write the report folder."""
     from .evaluation import evaluate
 
+    from .cli import _collection
+
+    collection = _collection(args)  # --collection, or the default collection once created
+    settings = settings_fn(args)  # (a SQuAD file is its own corpus: its index goes where any corpus's goes)
     report = evaluate(args.file, corpus=args.corpus, format=args.format, k=args.k, retrievers=args.retriever,
-                      settings=settings_fn(args), progress=None if _show_progress() else False,
+                      assistant=collection.assistant() if collection else None, settings=settings, progress=None if _show_progress() else False,
                       strict=args.strict)
     # Print first: a report folder that cannot be written must not cost the figures.
     if args.json:

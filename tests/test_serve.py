@@ -108,7 +108,7 @@ def test_serve_uses_the_cli_settings_builder(monkeypatch, tmp_path):
     from qa import cli
 
     seen = {}
-    monkeypatch.setattr("qa.web.server.serve", lambda corpus, settings, host, port: seen.update(
+    monkeypatch.setattr("qa.web.server.serve", lambda corpus, settings, host, port, collection=None: seen.update(
         corpus=corpus, settings=settings, host=host, port=port) or 0)
     assert cli.main(["serve", "--model", "m", "--index-dir", str(tmp_path), "--port", "8001"]) == 0
     ask_args = build_parser().parse_args(["ask", "x", "--model", "m", "--index-dir", str(tmp_path)])

@@ -1,5 +1,5 @@
-"""The JSON HTTP API: ``/api/ask``, ``/api/passages/{id}``, ``/api/outline``, ``/api/documents``,
-``/api/evaluate``, ``/api/health``, described by ``/openapi.json``.
+"""The JSON HTTP API: ``/api/ask``, ``/api/passages/{id}``, ``/api/outline``, ``/api/documents`` (list,
+upload, remove), ``/api/evaluate``, ``/api/health``, described by ``/openapi.json``.
 
 A thin layer over the same :class:`qa.Assistant` the UI uses. Every error is
 ``{"error": "..."}`` with a status code: 400 bad input (including every
@@ -16,7 +16,6 @@ import re
 import shutil
 import tempfile
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,13 +27,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__, present
 from ..assistant import Assistant
+from ..collection import DocumentNotFoundError
 from ..embed import describe_model
 from ..errors import QAError
+from .documents import READ_ONLY_MESSAGE, LiveAssistant, public_name
 from .evaluation import EVAL_K, EvaluationBusyError, EvaluationRunner, EvaluationTooLargeError
 from .limits import Admission, BodyLimit, BodyTooLarge
 from .public import Scrubber
-from .schemas import (MAX_K, AnswerOut, AskRequest, DocumentOut, DocumentsOut, Error, EvaluationOut, HealthOut,
-                      OutlineNodeOut, OutlineOut, PassageOut, RetrieverName)
+from .schemas import (MAX_K, AnswerOut, AskRequest, DocumentOut, DocumentsChangedOut, DocumentsOut, Error,
+                      EvaluationOut, HealthOut, OutlineNodeOut, OutlineOut, PassageOut, RetrieverName)
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ MAX_ASKS_IN_FLIGHT = 64
 RETRY_AFTER_S = 5
 #: How often a running evaluation checks whether its client is still there.
 DISCONNECT_POLL_S = 1.0
+
+#: Files one ``POST /api/documents`` may carry.
+MAX_FILES_PER_UPLOAD = 10
 
 _ERRORS = {code: {"model": Error} for code in (400, 404, 413, 503)}
 
@@ -81,15 +85,42 @@ def _outline_node(node: present.OutlineNode) -> OutlineNodeOut:
                           children=[_outline_node(c) for c in node.children])
 
 
-def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubber: Scrubber,
+class _Views:
+    """What the read-only routes serve, computed once per assistant (again after the documents change)."""
+
+    def __init__(self, live: LiveAssistant) -> None:
+        self.live = live
+        self.of: Assistant | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> "_Views":
+        assistant = self.live.assistant
+        with self.lock:
+            if self.of is not assistant:
+                self.passages = {p.id: p for p in assistant.passages}
+                self.outline = OutlineOut(documents=[_outline_node(r) for r in present.outline(assistant.passages)])
+                self.documents = _documents(self.live, assistant)
+                self.of = assistant
+        return self
+
+
+def _documents(live: LiveAssistant, assistant: Assistant) -> DocumentsOut:
+    chars = {d.doc_id: len(d.text) for d in assistant.documents}
+    return DocumentsOut(read_only=live.read_only, documents=[
+        DocumentOut(doc_id=r.doc_id, title=r.title, name=r.name, n_passages=r.passages, n_chars=chars.get(r.doc_id, 0),
+                    format=r.format, size=r.size, indexed_at=r.indexed_at, warnings=r.warnings)
+        for r in live.rows()])
+
+
+def install(app: FastAPI, live: LiveAssistant | Assistant, runner: EvaluationRunner, scrubber: Scrubber,
             max_upload_bytes: int) -> None:
-    """Add the API's routes, its error handlers and its body-size limit to ``app``."""
-    passages = {p.id: p for p in assistant.passages}
-    outline = OutlineOut(documents=[_outline_node(root) for root in present.outline(assistant.passages)])
-    per_doc = Counter(p.doc_id for p in assistant.passages)
-    documents = DocumentsOut(documents=[
-        DocumentOut(doc_id=d.doc_id, title=d.title, name=Path(d.source).name, n_passages=per_doc[d.doc_id],
-                    n_chars=len(d.text)) for d in assistant.documents])
+    """Add the API's routes, its error handlers and its body-size limit to ``app``.
+
+    ``live`` holds the assistant every route answers with (swapped after an upload or a removal)."""
+    if isinstance(live, Assistant):
+        live = LiveAssistant(live)
+    views = _Views(live)
+    views.get()
     asks = Admission(MAX_ASKS_IN_FLIGHT)
 
     # -- routes ----------------------------------------------------------------------------------------------
@@ -99,7 +130,8 @@ def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubb
         if not asks.try_enter():
             raise _busy("too many questions at once; busy, retry")
         try:
-            answer = await run_in_threadpool(assistant.ask, request.question, request.k, retriever=request.retriever)
+            answer = await run_in_threadpool(live.assistant.ask, request.question, request.k,
+                                             retriever=request.retriever)
         finally:
             asks.leave()
         data = answer.to_dict()
@@ -111,6 +143,7 @@ def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubb
              tags=["corpus"])
     def passage(passage_id: str) -> Any:
         """One passage by its id (as in a hit's ``passage_id``)."""
+        passages = views.get().passages
         p = passages.get(passage_id)
         if p is None:
             raise ApiError(404, f"no passage {passage_id[:200]!r}; ids look like {next(iter(passages), '')!r}")
@@ -119,12 +152,60 @@ def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubb
     @app.get(f"{PREFIX}/outline", response_model=OutlineOut, tags=["corpus"])
     def get_outline() -> Any:
         """The heading tree of each document, with the passage ids under each heading."""
-        return outline
+        return views.get().outline
 
     @app.get(f"{PREFIX}/documents", response_model=DocumentsOut, tags=["corpus"])
     def get_documents() -> Any:
-        """The documents served."""
-        return documents
+        """The documents served: name, format, passages, size, when indexed, the readers' warnings."""
+        return views.get().documents
+
+    @app.post(f"{PREFIX}/documents", response_model=DocumentsChangedOut, responses=_ERRORS, tags=["corpus"])
+    async def add_documents(file: Annotated[list[UploadFile], File(description="PDF, Word, HTML or text files")]
+                            ) -> Any:
+        """Add files to the collection the server serves; questions see them at once.
+
+        A file with the name of one already there replaces it; a file that cannot be read is refused
+        (400) and nothing is added; over the size limit: 413; a server over fixed files: 400."""
+        if live.read_only:
+            raise ApiError(400, READ_ONLY_MESSAGE)
+        if len(file) > MAX_FILES_PER_UPLOAD:
+            raise ApiError(413, f"{len(file)} files: at most {MAX_FILES_PER_UPLOAD} per upload")
+        limit = live.assistant.settings.max_file_bytes
+        folder = Path(tempfile.mkdtemp(prefix="qa-doc-upload-"))
+        try:
+            paths = []
+            for i, f in enumerate(file):
+                name = public_name(f.filename)
+                path = folder / str(i) / name
+                path.parent.mkdir()
+                if await run_in_threadpool(_save, f, path, limit) > limit:
+                    raise ApiError(413, f"{name}: larger than the {limit // 1024 // 1024} MB limit")
+                paths.append(path)
+            try:
+                changes = await run_in_threadpool(live.add, paths, [p.name for p in paths])
+            except QAError as exc:
+                raise ApiError(400, scrubber.with_paths({p: p.name for p in paths}).text(str(exc))) from None
+            return _changed(changes)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @app.delete(f"{PREFIX}/documents/{{doc}}", response_model=DocumentsChangedOut, responses=_ERRORS,
+                tags=["corpus"])
+    async def remove_document(doc: str) -> Any:
+        """Remove a document (its file name or document id); questions stop seeing it at once."""
+        if live.read_only:
+            raise ApiError(400, READ_ONLY_MESSAGE)
+        try:
+            changes = await run_in_threadpool(live.remove, [doc])
+        except QAError as exc:
+            raise ApiError(404 if isinstance(exc, DocumentNotFoundError) else 400, scrubber.text(str(exc))) from None
+        return _changed(changes)
+
+    def _changed(changes: Any) -> Any:
+        out = views.get().documents
+        return DocumentsChangedOut(**out.model_dump(), added=[Path(k).name for k in changes.added],
+                                   updated=[Path(k).name for k in changes.updated],
+                                   removed=[Path(k).name for k in changes.removed])
 
     @app.post(f"{PREFIX}/evaluate", response_model=EvaluationOut, responses=_ERRORS, tags=["evaluation"])
     async def evaluate(request: Request,
@@ -166,6 +247,7 @@ def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubb
     @app.get(f"{PREFIX}/health", response_model=HealthOut, tags=["server"])
     def health() -> Any:
         """Whether the server is up, and what it serves."""
+        assistant = live.assistant
         return HealthOut(status="ok", version=__version__, documents=len(assistant.documents),
                          passages=len(assistant.passages), model=scrubber.text(describe_model(assistant.embedder)),
                          evaluation_running=runner.busy)
@@ -204,6 +286,8 @@ def install(app: FastAPI, assistant: Assistant, runner: EvaluationRunner, scrubb
         return _error(500, "internal error; the server log has the details")
 
     def limit_for(path: str) -> int:
+        if path == f"{PREFIX}/documents":
+            return live.assistant.settings.max_file_bytes * MAX_FILES_PER_UPLOAD + MULTIPART_SLACK_BYTES
         return max_upload_bytes + MULTIPART_SLACK_BYTES if path == f"{PREFIX}/evaluate" else MAX_JSON_BODY_BYTES
 
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", limit_for=limit_for)

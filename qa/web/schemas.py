@@ -116,10 +116,23 @@ class DocumentOut(BaseModel):
     name: str = Field(description="the file name (no folder)")
     n_passages: int
     n_chars: int
+    format: str = Field("", description="the reader that read it: text, PDF, Word, web page")
+    size: int = Field(0, description="file size in bytes")
+    indexed_at: float | None = Field(None, description="when it was indexed (Unix time); null: not known")
+    warnings: list[str] = Field(default_factory=list, description="what the reader noticed (pages without text…)")
 
 
 class DocumentsOut(BaseModel):
     documents: list[DocumentOut]
+    read_only: bool = Field(False, description="true when the server serves fixed files (no upload or removal)")
+
+
+class DocumentsChangedOut(DocumentsOut):
+    """The documents after an upload or a removal, and what changed (file names)."""
+
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
 
 
 class HealthOut(BaseModel):

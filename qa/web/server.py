@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ..assistant import Assistant
+    from ..collection import Collection
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -97,23 +98,28 @@ def warm_up(assistant: Assistant) -> None:
         assistant.ask(question, 1)
 
 
-def create_app(assistant: Assistant) -> FastAPI:
-    """One FastAPI app: the JSON API under ``/api``, its schema at ``/openapi.json``, the Gradio UI at ``/``."""
+def create_app(assistant: Assistant, collection: Collection | None = None) -> FastAPI:
+    """One FastAPI app: the JSON API under ``/api``, its schema at ``/openapi.json``, the Gradio UI at ``/``.
+
+    With a ``collection``, the Documents tab and ``POST``/``DELETE /api/documents`` change it while the
+    server runs (``assistant`` must be over it, or over the bundled essay while ``default`` is not created)."""
     import gradio as gr
     from fastapi import FastAPI
 
     from .. import __version__
     from . import api, ui
+    from .documents import LiveAssistant
     from .evaluation import EvaluationRunner
     from .public import Scrubber
 
-    scrubber = Scrubber.for_assistant(assistant)
+    live = LiveAssistant(assistant, collection)
+    scrubber = Scrubber.for_assistant(assistant, live.private_paths())
     runner = EvaluationRunner(assistant, scrubber)
     app = FastAPI(title="qa — document Q&A API", version=__version__, docs_url=None, redoc_url=None,
                   description="Retrieval Q&A over the documents this server serves. The web UI is at `/`. "
                               'Errors are `{"error": "..."}` with a status code (400, 404, 413, 503).')
-    api.install(app, assistant, runner, scrubber, ui.MAX_UPLOAD_BYTES)
-    handlers = ui.QAHandlers(assistant, runner, scrubber)
+    handlers = ui.QAHandlers(assistant, runner, scrubber, live)
+    api.install(app, live, runner, scrubber, ui.MAX_UPLOAD_BYTES)
     app.state.close = handlers.close  # what to clean up when the server stops
     return gr.mount_gradio_app(app, ui.build_ui(assistant, handlers), path="/", **ui.mount_options())
 
@@ -162,18 +168,30 @@ def start(app: FastAPI, host: str = DEFAULT_HOST, port: int | None = None) -> Ru
 
 
 def serve(corpus: Sequence[str | Path] | None, settings: Settings, host: str = DEFAULT_HOST,
-          port: int = DEFAULT_PORT) -> int:
-    """Check the address, load the assistant, then serve until Ctrl+C or SIGTERM; the ``qa serve`` command."""
+          port: int = DEFAULT_PORT, collection: Collection | None = None) -> int:
+    """Check the address, load the assistant, then serve until Ctrl+C or SIGTERM; the ``qa serve`` command.
+
+    ``collection``: the collection the Documents tab manages (served if it has documents)."""
     started = time.perf_counter()
     sock = bind(host, port)  # before anything heavy: a port in use is reported at once
     try:
-        assistant = load_assistant([str(c) for c in corpus] if corpus else None, settings, warm=False)
+        if collection is not None and collection.exists():
+            from ..index import ConsoleProgress
+
+            print(f"Loading collection {collection.name} … 正在加载文档集", file=sys.stderr, flush=True)
+            progress = ConsoleProgress()
+            try:
+                assistant = collection.assistant(progress=progress)
+            finally:
+                progress.close()
+        else:
+            assistant = load_assistant([str(c) for c in corpus] if corpus else None, settings, warm=False)
         print(assistant.index_status, file=sys.stderr)  # the console is the operator's: paths are fine here
         print(f"Serving: {assistant.describe()}", file=sys.stderr)
         # the warm-up (mostly the model, outside the GIL) overlaps loading gradio and building the app
         warming = threading.Thread(target=warm_up, args=(assistant,), name="qa-warm-up", daemon=True)
         warming.start()
-        app = create_app(assistant)
+        app = create_app(assistant, collection)
         server = _uvicorn(app)
         warming.join()
     except BaseException:

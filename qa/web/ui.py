@@ -1,4 +1,4 @@
-"""The Gradio UI: tabs Ask, Outline and Evaluate over one assistant.
+"""The Gradio UI: tabs Ask, Outline, Documents and Evaluate over one (swappable) assistant.
 
 A thin layer over the Python API: questions go to :meth:`qa.Assistant.ask`, the
 batch evaluation to :class:`qa.web.evaluation.EvaluationRunner` (bounded, shared
@@ -11,6 +11,10 @@ Gradio endpoints (``gradio_client.Client(url).predict(..., api_name=...)``):
 * ``/ask`` (question, k) -> JSON: ``Answer.to_dict()``. Bad input raises an error carrying the reason.
 * ``/ask_html`` (question, k) -> str: the answer cards the Ask tab shows (HTML).
 * ``/evaluate`` (questions file) -> metrics HTML, per-question HTML, plot PNG, report zip.
+* ``/add_documents`` (files) and ``/remove_document`` (name) -> status HTML, documents HTML, choices.
+
+The Documents tab changes the collection the server serves; the Ask tab then answers
+from the updated collection at once (see :mod:`qa.web.documents`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from .. import present
 from ..assistant import Assistant
 from ..errors import QAError, QuestionError
 from ..evaluation.plots import RANK_PLOT
+from ..readers import readers as _readers
+from .documents import LiveAssistant, documents_html, save_upload
 from .evaluation import EVAL_K, EvaluationRunner
 from .public import Scrubber
 
@@ -98,18 +104,36 @@ def clamp_k(k: object, default: int) -> int:
     return min(int(round(value)), MAX_K)
 
 
+def _suffixes() -> list[str]:
+    return [s for r in _readers() for s in r.suffixes]
+
+
+def _formats() -> str:
+    return ", ".join(_suffixes())
+
+
 class QAHandlers:
     """The UI's event handlers over one assistant; each returns what its widgets show."""
 
     def __init__(self, assistant: Assistant, runner: EvaluationRunner | None = None,
-                 scrubber: Scrubber | None = None) -> None:
-        self.assistant = assistant
-        self.scrubber = scrubber or Scrubber.for_assistant(assistant)
+                 scrubber: Scrubber | None = None, live: LiveAssistant | None = None) -> None:
+        self.live = live or LiveAssistant(assistant)
+        self.scrubber = scrubber or Scrubber.for_assistant(assistant, self.live.private_paths())
         self.runner = runner or EvaluationRunner(assistant, self.scrubber)
         self.outline = present.outline(assistant.passages)
+        self.live.on_swap(self._swapped)
         self.report_root = Path(tempfile.mkdtemp(prefix="qa-app-reports-"))
         # reports live as long as the app: removed by close(), or when the handlers go or the process exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.report_root), True)
+
+    @property
+    def assistant(self) -> Assistant:
+        """The assistant of the moment (a new one after the Documents tab changes the collection)."""
+        return self.live.assistant
+
+    def _swapped(self, new: Assistant) -> None:
+        self.runner.assistant = new
+        self.outline = present.outline(new.passages)
 
     def close(self) -> None:
         """Remove the reports offered for download (the server calls this when it stops)."""
@@ -137,6 +161,71 @@ class QAHandlers:
         except QAError as exc:
             return present.notice_html(self.scrubber.text(str(exc)), "error")
         return present.answer_html(answer)
+
+    # documents ----------------------------------------------------------------------------------------------
+    def documents(self) -> tuple[str, Any]:
+        """The documents table and the choices of the remove menu."""
+        rows = self.live.rows()
+        return (documents_html(rows, self.live.read_only),
+                gr.update(choices=[r.name for r in rows], value=None, interactive=not self.live.read_only))
+
+    @property
+    def document_limit(self) -> int:
+        """Largest document the tab takes: ``Settings.max_file_bytes``, within Gradio's limit on every upload
+        (:data:`MAX_UPLOAD_BYTES`; ``qa add`` and ``POST /api/documents`` take up to ``max_file_bytes``)."""
+        return min(self.assistant.settings.max_file_bytes, MAX_UPLOAD_BYTES)
+
+    def header(self) -> str:
+        """The page header: what is served (documents and passages change with the collection)."""
+        return present.header_html(APP_TITLE, self.scrubber.text(self.assistant.describe()), APP_SUBTITLE)
+
+    def outline_view(self) -> tuple[str, Any]:
+        """The Outline tab's tree and heading menu, of the current collection."""
+        return present.outline_html(self.outline), gr.update(choices=present.outline_choices(self.outline),
+                                                             value=None)
+
+    def add_documents(self, files: list[str] | str | None) -> tuple[str, str, Any, None]:
+        """Add uploaded files to the collection: (status, documents table, remove choices, emptied upload box).
+
+        The uploads are deleted once copied (or refused); adding them again needs a new upload."""
+        paths = [files] if isinstance(files, str) else list(files or [])
+        if not paths:
+            return (present.notice_html("请先选择文件 · Choose files to upload first.", "info"), *self.documents(),
+                    None)
+        limit = self.document_limit
+        saved: list[Path] = []
+        try:
+            for f in paths:
+                try:
+                    saved.append(save_upload(f, Path(f).name, limit))
+                except OSError:
+                    raise QAError(f"{Path(f).name}: the upload is gone; upload the file again") from None
+            changes = self.live.add(saved, names=[p.name for p in saved])
+        except QAError as exc:
+            scrub = self.scrubber.with_paths({p: p.name for p in saved})
+            return (present.notice_html(f"无法添加 · Not added: {scrub.text(str(exc))}", "error"), *self.documents(),
+                    None)
+        finally:
+            for p in saved:
+                shutil.rmtree(p.parent, ignore_errors=True)
+            for f in paths:
+                Path(f).unlink(missing_ok=True)
+        added = [Path(k).name for k in changes.added + changes.updated]
+        return (present.notice_html(f"已添加 · Added: {', '.join(added) or 'nothing new'}", "info"),
+                *self.documents(), None)
+
+    def remove_document(self, name: str | None) -> tuple[str, str, Any]:
+        """Remove one document from the collection: (status, documents table, remove choices)."""
+        if not name:
+            return (present.notice_html("请选择要移除的文档 · Choose a document to remove.", "info"),
+                    *self.documents())
+        try:
+            changes = self.live.remove([name])
+        except QAError as exc:
+            return (present.notice_html(f"无法移除 · Not removed: {self.scrubber.text(str(exc))}", "error"),
+                    *self.documents())
+        removed = ", ".join(Path(k).name for k in changes.removed)
+        return present.notice_html(f"已移除 · Removed: {removed}", "info"), *self.documents()
 
     # outline --------------------------------------------------------------------------------------------
     def section(self, key: str | None) -> str:
@@ -213,8 +302,7 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
 
     limit = assistant.settings.max_eval_questions
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE_CLEANUP) as demo:
-        gr.HTML(present.header_html(APP_TITLE, h.scrubber.text(assistant.describe()), APP_SUBTITLE),
-                elem_id="qa-header")
+        header = gr.HTML(h.header(), elem_id="qa-header")
         with gr.Tabs():
             with gr.Tab("提问 Ask", id="ask"):
                 with gr.Row(equal_height=True):
@@ -235,12 +323,33 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
             with gr.Tab("目录 Outline", id="outline"):
                 with gr.Row():
                     with gr.Column(scale=3):
-                        gr.HTML(present.outline_html(h.outline), elem_id="qa-outline", js_on_load=None)
+                        outline_tree = gr.HTML(present.outline_html(h.outline), elem_id="qa-outline",
+                                               js_on_load=None)
                     with gr.Column(scale=2):
                         heading = gr.Dropdown(present.outline_choices(h.outline), value=None,
                                               label="跳转到标题 Go to heading", elem_id="qa-heading")
                         section = gr.HTML(present.section_html(None), label="section_html", elem_id="qa-section",
                                           js_on_load=None)
+            with gr.Tab("文档 Documents", id="documents"):
+                table, choices = h.documents()
+                read_only = h.live.read_only
+                size_mb = h.document_limit / 1024 / 1024
+                gr.Markdown(
+                    f"上传文档（{_formats()}），每个最大 {size_mb:.0f} MB；添加后立即可以提问，无需重启。\n\n"
+                    f"Upload documents ({_formats()}), up to {size_mb:.0f} MB each; "
+                    "ask about them at once, no restart needed.", elem_id="qa-doc-help")
+                with gr.Row():
+                    doc_files = gr.File(label="文档 Documents", file_count="multiple", file_types=_suffixes(),
+                                        type="filepath", elem_id="qa-doc-files", scale=3, interactive=not read_only)
+                    add_button = gr.Button("添加 Add", variant="primary", scale=1, elem_id="qa-doc-add",
+                                           interactive=not read_only)
+                doc_status = gr.HTML(elem_id="qa-doc-status", js_on_load=None)
+                doc_table = gr.HTML(table, elem_id="qa-doc-list", js_on_load=None)
+                with gr.Row():
+                    doc_choice = gr.Dropdown(choices["choices"], value=None, label="移除文档 Remove a document",
+                                             interactive=not read_only, elem_id="qa-doc-choice", scale=3)
+                    remove_button = gr.Button("移除 Remove", variant="stop", scale=1, elem_id="qa-doc-remove",
+                                              interactive=not read_only)
             with gr.Tab("评估 Evaluate", id="evaluate"):
                 gr.Markdown(
                     f"上传问题文件：JSONL（每行 `question` 和 `evidence`）或 SQuAD JSON，最大 {MAX_UPLOAD_MB} MB，"
@@ -269,5 +378,23 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
         heading.change(h.section, heading, section, api_visibility="undocumented", api_name="section")
         eval_button.click(run_evaluation, upload, [metrics, rows, plot, download], api_name="evaluate",
                           concurrency_limit=EVAL_CONCURRENCY, show_progress_on=metrics)
+        # after a change, the header and the outline show the new collection (so does a page opened later)
+        for event in (add_button.click(h.add_documents, doc_files, [doc_status, doc_table, doc_choice, doc_files],
+                                       api_name="add_documents", concurrency_limit=1, concurrency_id="documents"),
+                      remove_button.click(h.remove_document, doc_choice, [doc_status, doc_table, doc_choice],
+                                          api_name="remove_document", concurrency_limit=1,
+                                          concurrency_id="documents")):
+            event.then(h.header, None, header, api_visibility="private") \
+                 .then(h.outline_view, None, [outline_tree, heading], api_visibility="private")
+        built_with = h.assistant
+
+        def refresh_page() -> tuple[Any, ...]:
+            """A page opened after the collection changed shows it as it is now (else: nothing to redo)."""
+            if h.assistant is built_with:
+                return (gr.skip(),) * 5
+            return (*h.documents(), h.header(), *h.outline_view())
+
+        demo.load(refresh_page, None, [doc_table, doc_choice, header, outline_tree, heading],
+                  api_visibility="private")
     demo.queue(default_concurrency_limit=ASK_CONCURRENCY)
     return demo
