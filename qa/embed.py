@@ -96,6 +96,25 @@ class FakeEmbedder:
         return self._encode(texts)
 
 
+def _describe_folder(path: Path) -> tuple[dict[str, str], int] | None:
+    """(prompts, dimension) of a local sentence-transformers folder, read from its configuration files,
+    or None when they do not say (not a folder, or a module after pooling changes the dimension)."""
+    import json
+
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        pooling = next(m for m in modules if "Pooling" in m.get("type", ""))
+        if any("Dense" in m.get("type", "") for m in modules):
+            return None
+        pool = json.loads((path / pooling["path"] / "config.json").read_text(encoding="utf-8"))
+        dimension = int(pool.get("embedding_dimension") or pool["word_embedding_dimension"])
+        st_config = path / "config_sentence_transformers.json"
+        prompts = json.loads(st_config.read_text(encoding="utf-8")).get("prompts", {}) if st_config.exists() else {}
+        return dict(prompts or {}), dimension
+    except (OSError, ValueError, KeyError, StopIteration, TypeError, AttributeError):
+        return None
+
+
 def _directory_fingerprint(path: Path) -> str:
     """A cheap identity for a local model folder: its config files' bytes and weight files' sizes."""
     h = hashlib.sha256()
@@ -117,13 +136,26 @@ class SentenceEmbedder:
     def __init__(self, settings: Settings | None = None, *, progress: bool = False) -> None:
         self.settings = settings or Settings()
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._model = None
         self.model_path, self.fingerprint = self._resolve(progress)
-        self.model = self._load(self.model_path)
-        prompts = getattr(self.model, "prompts", {}) or {}
+        described = _describe_folder(Path(self.model_path))
+        if described is None:  # a hub name or an unusual folder: only the loaded model can say
+            self._model = self._load(self.model_path)
+            described = (getattr(self._model, "prompts", {}) or {}, int(self._model.get_embedding_dimension()))
+        prompts, self.dimension = described
         self.query_prompt = self._prompt(self.settings.query_prompt, prompts, ("query",))
         self.document_prompt = self._prompt(self.settings.document_prompt, prompts, ("document", "passage"))
-        self.dimension = int(self.model.get_embedding_dimension())
         self._cache = VectorCache(self.settings.cache_dir / CACHE_FILE)
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use: a fresh index is opened, and (with the
+        bundled model) questions are encoded, without importing torch at all."""
+        with self._load_lock:
+            if self._model is None:
+                self._model = self._load(self.model_path)
+            return self._model
 
     # -- identity ----------------------------------------------------------------
     @property

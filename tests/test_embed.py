@@ -63,3 +63,19 @@ def test_the_fake_embedder_is_deterministic_unit_length_and_an_embedder():
     q = fake.encode_questions(["社区党建工作"])[0]
     assert q @ a[0] > q @ a[2]  # shared characters make texts close
     assert fake.encode_questions([]).shape == (0, 64)
+
+
+def test_a_local_folder_is_described_without_loading_the_model(tmp_path, monkeypatch):
+    import json
+
+    folder = tmp_path / "model"
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"embedding_dimension": 48}))
+    (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "q: ", "passage": "p: "}}))
+    monkeypatch.setattr(SentenceEmbedder, "_load", lambda self, path: pytest.fail("loaded the model"))
+    e = SentenceEmbedder(Settings(model=str(folder), cache_dir=tmp_path))
+    assert e.dimension == 48 and e.query_prompt == "q: " and e.document_prompt == "p: "
+    assert e.identity["dimension"] == "48" and e.identity["document_prompt"] == "p: "
