@@ -6,6 +6,8 @@ of them has retrieval logic of its own.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from dataclasses import replace
@@ -14,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ._files import write_json
+from .confidence import NullProfile, null_questions
 from .config import Retriever, RETRIEVERS, Settings
 from .corpus import Document, load_corpus
 from .embed import Embedder, describe_model, load_embedder
@@ -23,7 +27,7 @@ from .inputs import check_k, clean_question
 from .normalize import to_simplified
 from .passages import Passage
 from .legs import make_legs
-from .search import Answer, search
+from .search import Answer, rank, search
 
 class Assistant:
     """Answers questions about a corpus: ``Assistant(["my.txt"]).ask("…")``.
@@ -47,6 +51,7 @@ class Assistant:
         self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
                                                    rebuild=rebuild, progress=progress, sources=sources)
         self.legs = make_legs(self.index, self.settings)
+        self.profile = self._null_profile()
 
     # -- questions -------------------------------------------------------------
     def ask(self, question: str, k: int | None = None, *, retriever: Retriever | None = None) -> Answer:
@@ -56,7 +61,8 @@ class Assistant:
         k = self._check_k(k)
         retriever = self._check_retriever(retriever)
         vector = self.embedder.encode_questions([to_simplified(text)])[0]
-        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever, legs=self.legs)
+        answer = search(self.index, text, vector, self.settings, k=k, retriever=retriever, legs=self.legs,
+                        profile=self.profile)
         return replace(answer, latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
     def ask_many(self, questions: Sequence[str], k: int | None = None, *,
@@ -81,9 +87,35 @@ class Assistant:
         for text, vector in zip(texts, vectors):
             for retriever in retrievers:
                 t0 = time.perf_counter()
-                a = search(self.index, text, vector, self.settings, k=k, retriever=retriever, legs=self.legs)
+                a = search(self.index, text, vector, self.settings, k=k, retriever=retriever, legs=self.legs,
+                           profile=self.profile)
                 out[retriever].append(replace(a, latency_ms=round(per_question + (time.perf_counter() - t0) * 1000, 2)))
         return out
+
+    def _null_profile(self) -> NullProfile:
+        """What unrelated questions score on this corpus (see :mod:`qa.confidence`): read from the index
+        folder when it was fitted for this very index, else fitted now from the bundled bank and stored."""
+        bank = null_questions(self.settings.null_bank_limit)
+        key = hashlib.sha256(json.dumps([
+            PROFILE_VERSION, [s["name"] for s in self.index.manifest["segments"]],
+            sorted(self.index.manifest["documents"]), self.embedder.identity, self.settings.leg_weights,
+            self.settings.fusion, self.settings.candidate_depth, bank], ensure_ascii=False, sort_keys=True,
+            default=str).encode()).hexdigest()
+        path = self.index.folder / PROFILE_FILE
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("key") == key:
+                return NullProfile.from_dict(stored["profile"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        vectors = self.embedder.encode_questions([to_simplified(q) for q in bank])
+        features = [rank(self.index, q, v, self.settings, "hybrid", self.legs).features for q, v in zip(bank, vectors)]
+        profile = NullProfile.fit(features, self.settings.null_min_stratum)
+        try:
+            write_json(path, {"key": key, "profile": profile.to_dict()})
+        except OSError:  # a read-only index folder: fitted again next time
+            pass
+        return profile
 
     def _check_retriever(self, retriever: Retriever | None) -> Retriever:
         if retriever is None:
@@ -112,6 +144,10 @@ class Assistant:
                 f"in {d['segments']} segment(s), {'/'.join(d['vector_index'])} vector index; "
                 f"model: {describe_model(self.embedder)}")
 
+
+#: Where an index folder keeps its null profile, and the version of how it is computed.
+PROFILE_FILE = "null_profile.json"
+PROFILE_VERSION = 1
 
 _default: Assistant | None = None
 _default_lock = threading.Lock()

@@ -140,6 +140,25 @@ class Settings:
     eval_time_budget_s: float = 600.0
     """A web evaluation stops after this many seconds with the results so far (0: no budget)."""
 
+    # --- not-found decision relative to the corpus's null profile (issue 13, qa/confidence.py) ----------
+    not_found_weights: tuple[float, ...] = (-6.27, 1.29, 0.66, 0.0, 1.39, 0.0, -1.85)
+    """Logistic model of "the corpus answers the question": intercept, then weights of how far above the
+    corpus's null profile (robust z) the best sentence cosine, best passage cosine, best lexical score and
+    coverage of the top passage are, whether the dense and lexical legs agree on the top passage, and the
+    number of the question's names/numbers found nowhere in the corpus. Global (the same for every corpus),
+    fitted by ``benchmarks/not_found.py --fit`` on cross-corpus pairs (unanswerable) and the SQuAD sets'
+    own questions (answerable); the essay and paraphrase sets are held out. Coverage units: the question's
+    content bigrams plus, in a Chinese question, its Latin words and numbers (GDP, 2019). Lexical and legs-agree stay at
+    0: on held-out sets they only moved weight to what copied-word questions have. ``min_confidence`` is the cut."""
+    relevance_decay: float = 0.5
+    """Per-hit confidence falls as exp(-gap / (relevance_decay * spread of the fused scores)) below the first hit's.
+    0.5: on CMRC/essay/ebike a hit 0.5-1 spread below the first is relevant 4-9 % of the time; this shows
+    it at about 0.22 x the answer confidence (1.0 would show 0.46: too high)."""
+    null_min_stratum: int = 20
+    """Bank questions a language needs for a null stratum of its own (else the pooled one is used)."""
+    null_bank_limit: int = 0
+    """Bank questions scored for the null profile (0: all of ``qa/data/null_questions.txt``; tests use fewer)."""
+
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)

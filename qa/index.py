@@ -542,7 +542,7 @@ def _collect_garbage(folder: Path, manifest: dict[str, Any]) -> None:
             if child.name not in keep:
                 shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
     for child in folder.iterdir():
-        if child.name not in (MANIFEST, LOCK, SEGMENTS):
+        if child.name not in (MANIFEST, LOCK, SEGMENTS, "null_profile.json"):
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
 
 

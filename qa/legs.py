@@ -55,10 +55,10 @@ def prepare_question(index: Index, text: str, vector: np.ndarray, settings: Sett
     tokens = lexical_tokens(text)
     if has_cjk(text) or not settings.translate_questions or not index.is_chinese:
         return Question(text, vector, tokens, content_bigrams(text))
-    return Question(text, vector, tokens, [], english_terms(text, dictionary(settings.cache_dir), _Vocabulary(index)))
+    return Question(text, vector, tokens, [], english_terms(text, dictionary(settings.cache_dir), Vocabulary(index)))
 
 
-class _Vocabulary:
+class Vocabulary:
     """``term in vocabulary`` over an index's segments (what :func:`english_terms` asks)."""
 
     def __init__(self, index: Index) -> None:
@@ -161,6 +161,20 @@ class DenseLeg:
                 best[has] = np.maximum(best[has], np.maximum.reduceat(sims, starts))
             out[pos] = best
         return out
+
+    def best_cosines(self, rows: np.ndarray, q: np.ndarray) -> tuple[float, float]:
+        """The best whole-passage cosine and the best sentence cosine among some passages (their evidence)."""
+        best_p, best_s = -1.0, -1.0
+        q = q.astype(np.float32)
+        for seg, _, local in self.index.locate(np.asarray(rows, dtype=np.int64)):
+            best_p = max(best_p, float(seg.passage_vectors.exact(local, q).max()))
+            lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
+            counts = hi - lo
+            if counts.sum():
+                first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+                sent_rows = np.repeat(lo - first, counts) + np.arange(int(counts.sum()))
+                best_s = max(best_s, float(seg.sentence_vectors.exact(sent_rows, q).max()))
+        return best_p, (best_s if best_s > -1.0 else best_p)
 
     def candidates(self, question: Question, depth: int) -> Candidates:
         q = question.vector.astype(np.float32)

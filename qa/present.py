@@ -218,6 +218,8 @@ def answer_html(answer: Answer) -> str:
     """An answer as HTML: a summary line, a not-found notice when needed, then one card per hit."""
     summary = (f'<div class="qa-summary">{len(answer.hits)} 段 passages · '
                f'{esc(answer.retriever)} · {answer.latency_ms:.0f} ms</div>')
+    if answer.reason:  # the answer-level decision, explained in one line
+        summary += f'<div class="qa-reason" role="note">{esc(answer.reason)}</div>'
     notice = "" if answer.found else notice_html(NOT_FOUND_NOTICE, "warning", role="status")
     if not answer.hits:
         return f'<section class="qa-answer">{notice}{notice_html(NO_HITS_NOTICE)}</section>'

@@ -20,11 +20,13 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .config import DEFAULT_LEG_WEIGHTS, RETRIEVER_LEGS, Retriever, Settings
-from .fusion import fuse
+from .confidence import (Decision, NullProfile, QuestionFeatures, decide, hit_relevance, question_language,
+                         specific_terms)
+from .fusion import Fused, fuse
 from .index import Index
-from .legs import Leg, Question, make_legs, prepare_question
-from .normalize import has_cjk
-from .passages import PATH_SEPARATOR
+from .legs import Candidates, Leg, Question, Vocabulary, make_legs, prepare_question
+from .normalize import has_cjk, normalize
+from .passages import PATH_SEPARATOR, Passage
 from .translate import Term, word_renderings
 
 
@@ -97,6 +99,8 @@ class Answer:
     retriever: str
     latency_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
+    reason: str = ""
+    """Why the assistant thinks the document does (not) answer, in one bilingual line."""
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -109,7 +113,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "found": self.found, "confidence": self.confidence,
-                "retriever": self.retriever, "latency_ms": self.latency_ms, "notes": list(self.notes),
+                "reason": self.reason, "retriever": self.retriever, "latency_ms": self.latency_ms, "notes": list(self.notes),
                 "hits": [h.to_dict() for h in self.hits]}
 
     def to_json(self, **kwargs: Any) -> str:
@@ -117,7 +121,8 @@ class Answer:
 
     def __str__(self) -> str:
         head = (f"Q: {self.question}\n" + ("" if self.found else
-                "⚠ The document does not seem to answer this question; nearest passages:\n"))
+                "⚠ 文档似乎没有回答这个问题 · The document does not seem to answer this question; nearest passages:\n")
+                + (f"  {self.reason}\n" if self.reason else ""))
         return head + "\n".join(str(h) for h in self.hits)
 
 
@@ -152,45 +157,118 @@ def _highlights(index: Index, row: int, question_vector: np.ndarray,
     return tuple(sorted((int(seg.sent_spans[lo + b][0]), int(seg.sent_spans[lo + b][1])) for b in best))
 
 
-def search(index: Index, question: str, question_vector: np.ndarray, settings: Settings,
-           k: int | None = None, retriever: Retriever | None = None,
-           legs: Mapping[str, Leg] | None = None) -> Answer:
-    """Rank the index's passages for a question already embedded.
+@dataclass(frozen=True)
+class Ranking:
+    """One question ranked: the prepared question, each leg's candidates, the fused union, the features."""
 
-    Each leg of the retriever returns its candidates; fusion ranks their union.
-    ``legs`` lets a caller keep the legs (and their per-index state) between questions.
+    question: Question
+    found: dict[str, Candidates]
+    fused: Fused
+    features: QuestionFeatures
+    sentence_no: int
+
+
+def rank(index: Index, question: str, question_vector: np.ndarray, settings: Settings,
+         retriever: Retriever | None = None, legs: Mapping[str, Leg] | None = None, depth: int | None = None) -> Ranking:
+    """Rank the index's passages for a question already embedded, and measure the evidence.
+
+    Each leg of the retriever returns its candidates; fusion ranks their union. The
+    features (:class:`qa.confidence.QuestionFeatures`) are what the not-found decision
+    weighs; the null profile of a corpus is fitted from the same features of a bank of
+    unrelated questions, so both are computed here, one way.
     """
-    k = k or settings.k
     retriever = retriever or settings.retriever
     legs = legs or make_legs(index, settings)
     q = prepare_question(index, question, question_vector, settings)
-    depth = max(settings.candidate_depth, k)
+    depth = max(settings.candidate_depth, depth or 0)
     found = {name: legs[name].candidates(q, depth) for name in RETRIEVER_LEGS[retriever]}
     ranking = fuse(found, settings.leg_weights, settings.fusion, settings.rrf_k)
-    rows = ranking.rows[:k]
-    has_terms = bool(q.bigrams or q.terms)
-    units = _question_units(q.bigrams, q.terms)
+    dense_leg = legs["dense"]
+    dense = found.get("dense") or dense_leg.candidates(q, depth)  # type: ignore[attr-defined]
+    passage_best, sentence_best = dense_leg.best_cosines(dense.rows, question_vector)  # type: ignore[attr-defined]
+    lexical = found.get("lexical") or legs["lexical"].candidates(q, depth)
+    specific = specific_terms(question)
+    units = _question_units(q.bigrams, q.terms) + [frozenset((t,)) for t in specific if not has_cjk(t)]
+    where, sentence_no, cov = "", 0, 0.0
+    if len(ranking):
+        top = int(ranking.rows[0])
+        p = index.passages_at([top])[0]
+        cov = coverage(units, index.normalized_at([top])[0])
+        where = _short_label(p)
+        sentence_no = _best_sentence(index, top, question_vector)
+    vocabulary = Vocabulary(index)
+    features = QuestionFeatures(
+        sentence=sentence_best, passage=passage_best,
+        lexical=float(lexical.scores[0]) if len(lexical) else 0.0, coverage=cov,
+        legs_agree=bool(len(dense) and len(lexical) and dense.rows[0] == lexical.rows[0]),
+        missing=tuple(t for t in specific if not _in_corpus(vocabulary, t)),
+        language=question_language(question), where=where, sentence_no=sentence_no)
+    return Ranking(q, found, ranking, features, sentence_no)
+
+
+def _short_label(p: Passage) -> str:
+    label = p.heading_path[-1] if p.heading_path else p.title
+    return label if len(label) <= 16 else label[:15] + "…"
+
+
+def _best_sentence(index: Index, row: int, question_vector: np.ndarray) -> int:
+    seg, lo, hi = index.sentence_spans(row)
+    if hi <= lo:
+        return 0
+    return int(np.argmax(seg.sentence_vectors.exact(np.arange(lo, hi), question_vector))) + 1
+
+
+def _in_corpus(vocabulary: Vocabulary, term: str) -> bool:
+    """Whether a name or number of the question occurs in the corpus (its Chinese bigrams, or itself, are
+    words of the index's vocabulary): a look-up, never a scan of the texts."""
+    term = normalize(term)
+    if has_cjk(term):
+        return all(f"#{term[i:i + 2]}" in vocabulary for i in range(len(term) - 1)) if len(term) > 1 else term in vocabulary
+    return term in vocabulary
+
+
+def search(index: Index, question: str, question_vector: np.ndarray, settings: Settings,
+           k: int | None = None, retriever: Retriever | None = None,
+           legs: Mapping[str, Leg] | None = None, profile: NullProfile | None = None) -> Answer:
+    """The ``k`` best passages for a question already embedded, and whether the corpus answers it.
+
+    ``profile`` is the corpus's null profile (see :mod:`qa.confidence`); without one the
+    decision falls back to a fixed logistic of cosine and coverage (``Settings.confidence_weights``).
+    """
+    k = k or settings.k
+    retriever = retriever or settings.retriever
+    r = rank(index, question, question_vector, settings, retriever, legs, k)
+    rows = r.fused.rows[:k]
+    units = _question_units(r.question.bigrams, r.question.terms)
     passages = index.passages_at(rows)
     texts = index.normalized_at(rows)
+    if profile is not None:
+        decision = decide(r.features, profile, settings)
+    else:
+        top_cov = r.features.coverage
+        conf = confidence_of(r.features.sentence, top_cov, bool(r.question.bigrams or r.question.terms), settings)
+        decision = Decision(conf >= settings.min_confidence, round(conf, 4), "")
+    spread = float(np.std(r.fused.fused)) if len(r.fused) > 1 else 1.0
+    relevance = hit_relevance(r.fused.fused[:k], spread, decision.confidence, settings.relevance_decay)
+    dense_leg = (legs or {}).get("dense") or make_legs(index, settings)["dense"]
     hits = []
     for i, (row, p, text) in enumerate(zip(rows.tolist(), passages, texts)):
         cov = coverage(units, text)
-        dense = float(ranking.legs["dense"][i]) if "dense" in ranking.legs else float(
-            legs["dense"].score_rows(np.array([row]), question_vector)[0])  # type: ignore[attr-defined]
-        conf = confidence_of(dense, cov, has_terms, settings)
+        dense = float(r.fused.legs["dense"][i]) if "dense" in r.fused.legs else float(
+            dense_leg.score_rows(np.array([row]), question_vector)[0])  # type: ignore[attr-defined]
         scores = {name: 0.0 for name in DEFAULT_LEG_WEIGHTS}
-        scores.update({name: round(float(s[i]), 6) for name, s in ranking.legs.items()})
+        scores.update({name: round(float(s[i]), 6) for name, s in r.fused.legs.items()})
         scores["dense"] = round(dense, 6)
-        scores.update(coverage=round(cov, 4), fused=round(float(ranking.fused[i]), 6))
+        scores.update(coverage=round(cov, 4), fused=round(float(r.fused.fused[i]), 6))
         hits.append(Hit(
             rank=i + 1, passage_id=p.id, doc_id=p.doc_id, title=p.title, heading_path=p.heading_path,
             text=p.text, source=p.source, start=p.start, end=p.end,
             highlights=_highlights(index, row, question_vector, settings),
-            scores=scores, confidence=round(conf, 4), page=p.page, paragraph=p.paragraph,
+            scores=scores, confidence=relevance[i], page=p.page, paragraph=p.paragraph,
         ))
-    top_conf = hits[0].confidence if hits else 0.0
-    return Answer(question=question, hits=hits, found=top_conf >= settings.min_confidence,
-                  confidence=top_conf, retriever=retriever, notes=_notes(index, q, texts))
+    return Answer(question=question, hits=hits, found=decision.found and bool(hits),
+                  confidence=decision.confidence, retriever=retriever, notes=_notes(index, r.question, texts),
+                  reason=decision.reason)
 
 
 def _notes(index: Index, q: Question, texts: Sequence[str]) -> list[str]:

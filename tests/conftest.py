@@ -45,7 +45,7 @@ def fake_settings(tmp_path):
     """Settings for the fast lane: the model-free fake embedder, private index and cache folders."""
     from qa import Settings
 
-    return Settings(model="fake", index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
+    return Settings(model="fake", index_dir=tmp_path / "index", cache_dir=tmp_path / "cache", null_bank_limit=40)
 
 
 @pytest.fixture()

@@ -74,12 +74,12 @@ def test_english_question_is_matched_through_dictionary_renderings(essay):
 
 
 def test_a_rendering_counts_only_in_passages_that_contain_it_whole(essay):
-    from qa.legs import DictionaryLeg, _Vocabulary
+    from qa.legs import DictionaryLeg, Vocabulary
     from qa.normalize import lexical_tokens
     from qa.translate import Term
 
     index = essay.index
-    assert any(t in _Vocabulary(index) for t in lexical_tokens("辉格党"))  # its 党 is in the essay...
+    assert any(t in Vocabulary(index) for t in lexical_tokens("辉格党"))  # its 党 is in the essay...
     assert not any("辉格党" in text for text in index.normalized_texts)  # ...the word itself is not
     leg = DictionaryLeg(index)
     partial = leg.term_scores([Term("whig party", ("辉格党",), (0,))])
