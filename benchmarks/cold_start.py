@@ -14,7 +14,8 @@ times; the median of each figure is printed, with the machine's load average
   question with the fast encoder, search (hybrid), format the answer.
 
 Then the ratios, and the heaviest imports of ``import qa.cli`` and of the fast
-path (``python -X importtime``), by cumulative time of each top-level package.
+path (``python -X importtime``), by cumulative time of each top-level package, with
+its heaviest sub-imports.
 The essay's index must be cached already (the script builds it once if not).
 """
 
@@ -98,19 +99,29 @@ def _ensure_index() -> None:
         _run("import qa\nqa.Assistant()", QUESTION)
 
 
-def _top_imports(stderr: str, n: int) -> list[tuple[str, float]]:
-    """Top-level packages by cumulative import time (ms) from ``-X importtime`` output."""
+def _top_imports(stderr: str, n: int) -> list[tuple[str, float, list[tuple[str, float]]]]:
+    """Top-level imports by cumulative time (ms) from ``-X importtime`` output, each with its
+    three heaviest direct sub-imports (what actually makes it heavy)."""
     totals: dict[str, float] = {}
+    children: dict[str, list[tuple[str, float]]] = {}
+    pending: list[tuple[str, float]] = []  # importtime prints children before their parent
     for line in stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
+        if not line.startswith("import time:") or line.count("|") != 2:
             continue
         _, cumulative, name = line.split("|")
-        if name.startswith("  "):  # nested: counted in its top-level parent
+        if not cumulative.strip().isdigit():
             continue
-        if cumulative.strip().isdigit():
+        depth = (len(name) - len(name.lstrip()) - 1) // 2
+        ms = int(cumulative) / 1000
+        if depth == 1:
+            pending.append((name.strip(), ms))
+        elif depth == 0:
             root = name.strip().split(".")[0]
-            totals[root] = totals.get(root, 0.0) + int(cumulative) / 1000
-    return sorted(totals.items(), key=lambda kv: -kv[1])[:n]
+            totals[root] = totals.get(root, 0.0) + ms
+            children.setdefault(root, []).extend(pending)
+            pending = []
+    top = sorted(totals.items(), key=lambda kv: -kv[1])[:n]
+    return [(root, ms, sorted(children[root], key=lambda kv: -kv[1])[:3]) for root, ms in top if ms >= 1]
 
 
 def main() -> None:
@@ -142,8 +153,9 @@ def main() -> None:
     if args.imports:
         for label, code in (("import qa.cli", "import qa.cli"), ("ask, fast path", SCENARIOS["ask, fast path"])):
             stderr = _run(code, args.question, python_flags=("-X", "importtime"))[3]
-            listed = ", ".join(f"{name} {ms:.0f}" for name, ms in _top_imports(stderr, args.imports))
-            print(f"\nheaviest imports (ms, cumulative) of {label}:\n  {listed}")
+            print(f"\nheaviest imports of {label} (ms, cumulative; its heaviest sub-imports):")
+            for name, ms, subs in _top_imports(stderr, args.imports):
+                print(f"  {name:14} {ms:7.0f}   " + ", ".join(f"{sub} {sub_ms:.0f}" for sub, sub_ms in subs))
 
 
 if __name__ == "__main__":
