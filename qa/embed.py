@@ -24,6 +24,8 @@ from .errors import ModelUnavailableError
 from .vector_cache import VectorCache
 
 CACHE_FILE = "embeddings.sqlite"
+#: Batches up to this many questions use the torch-free encoder of the bundled model (when torch is not loaded).
+FAST_QUESTIONS_MAX = 32
 
 
 @runtime_checkable
@@ -138,6 +140,7 @@ class SentenceEmbedder:
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._model = None
+        self._fast = None
         self.model_path, self.fingerprint = self._resolve(progress)
         described = _describe_folder(Path(self.model_path))
         if described is None:  # a hub name or an unusual folder: only the loaded model can say
@@ -222,8 +225,26 @@ class SentenceEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_questions(self, questions: Sequence[str]) -> np.ndarray:
-        """Unit vectors for questions (query prompt), shape (n, dimension)."""
+        """Unit vectors for questions (query prompt), shape (n, dimension).
+
+        With the bundled model, a few questions go through the torch-free encoder
+        (:mod:`qa.query_encoder`: the same weights in numpy, same vectors to 1e-6), so a
+        question needs no torch; large batches use the loaded model, which is faster per question.
+        """
+        fast = self._fast_encoder() if len(questions) <= FAST_QUESTIONS_MAX else None
+        if fast is not None:
+            return fast.encode_questions(questions)
         return self._encode(questions, self.query_prompt)
+
+    def _fast_encoder(self):
+        if self._model is not None or self.settings.model != BUNDLED_MODEL:
+            return None
+        with self._load_lock:
+            if self._fast is None:
+                from .query_encoder import BundledQueryEncoder, available
+
+                self._fast = BundledQueryEncoder(self.settings) if available(self.settings) else False
+            return self._fast or None
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Unit vectors for passage or sentence texts (document prompt), reusing cached ones."""
