@@ -88,3 +88,11 @@ def test_legs_can_be_weighted_in_settings(fake_settings, fake_embedder):
 def test_make_legs_names_every_leg(small):
     assert set(make_legs(small.index, small.settings)) == {"dense", "lexical", "dictionary"}
     assert np.isfinite(small.ask("街道", k=1)[0].scores["fused"])
+
+
+def test_answers_carry_a_decision_reason_and_monotone_hit_confidence(small):
+    answer = small.ask("专项经费接受审计监督", k=4)
+    assert answer.reason and ("best evidence" in answer.reason or "nearest" in answer.reason)
+    confidences = [h.confidence for h in answer]
+    assert confidences == sorted(confidences, reverse=True) and confidences[0] == answer.confidence
+    assert (small.index.folder / "null_profile.json").exists()  # fitted once, stored beside the index

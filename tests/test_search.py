@@ -151,3 +151,22 @@ def test_lexical_retriever_returns_only_passages_sharing_a_word(essay):
     answer = essay.ask("How do I reset my email password?", k=5, retriever="lexical")
     assert len(answer) == 0 and not answer.found
     assert all(h.scores["lexical"] > 0 for h in essay.ask("网格支部", k=20, retriever="lexical"))
+
+
+def test_confidence_never_rises_down_the_ranking(essay):
+    for question in ("社区工作者的待遇怎么保障？", "How can party building be integrated with community governance?"):
+        confidences = [h.confidence for h in essay.ask(question, k=10)]
+        assert confidences == sorted(confidences, reverse=True)
+
+
+@pytest.mark.parametrize("question", ["街道党工委如何统筹辖区资源？", "街道手里没有实权，文章建议怎么办？"])
+def test_paraphrased_questions_are_answered_with_a_reason(essay, question):
+    answer = essay.ask(question, k=3)
+    assert answer.found
+    assert "best evidence" in answer.reason and "最佳证据" in answer.reason
+
+
+def test_a_question_that_only_shares_a_place_with_the_essay_is_flagged(essay):
+    answer = essay.ask("作者所在城市的GDP是多少？", k=3)
+    assert not answer.found and answer.reason
+    assert answer.to_dict()["reason"] == answer.reason
