@@ -383,7 +383,8 @@ def _torch_threads() -> int:
 def worker_real(work: Path, n_passages: int = 200, n_questions: int = 100) -> dict[str, Any]:
     import corpus_gen
     from qa import Settings
-    from qa.embed import CACHE_FILE, _VectorCache, load_embedder
+    from qa.embed import CACHE_FILE, load_embedder
+    from qa.vector_cache import VectorCache
     from qa.index import update_index
     from qa.normalize import to_simplified
 
@@ -391,7 +392,7 @@ def worker_real(work: Path, n_passages: int = 200, n_questions: int = 100) -> di
     t = time.perf_counter()
     embedder = load_embedder(settings)
     model_load_s = time.perf_counter() - t
-    embedder._cache = _VectorCache(work / "real-cache" / CACHE_FILE)  # empty cache: every text is embedded
+    embedder._cache = VectorCache(work / "real-cache" / CACHE_FILE)  # empty cache: every text is embedded
     corpus = corpus_gen.make_corpus(n_passages)
     folder = work / "index-real"
     shutil.rmtree(folder, ignore_errors=True)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 
 #: A build folder (``.NAME.tmp-*``) untouched for this long belongs to no live process.
@@ -172,3 +172,27 @@ def write_json(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def exclusive_lock(lock_file: Path, wait_s: float, busy: Callable[[], Exception]) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (one writer at a time, across processes); a second
+    holder waits up to ``wait_s`` seconds, then ``busy()`` is raised. The kernel releases it if we die."""
+    import errno
+    import fcntl
+
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as f:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise busy() from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -14,19 +14,17 @@ serve it (see :func:`resolve`).
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from ._files import write_json
+from ._files import exclusive_lock, write_json
 from .config import DEFAULT_CORPUS, Settings
 from .corpus import Document, doc_id_of, load_corpus, load_document, scan_corpus, unsupported_message
 from .errors import CorpusError, QAError
@@ -280,27 +278,10 @@ class Collection:
             raise
         return target
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self):
         """One writer per collection at a time (across processes)."""
-        import fcntl
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+") as f:
-            deadline = time.monotonic() + LOCK_WAIT_S
-            while True:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                        raise CollectionError(f"collection {self.name!r} is being changed by another process; "
-                                              "try again when it is done") from None
-                    time.sleep(0.2)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return exclusive_lock(self.folder / ".lock", LOCK_WAIT_S, lambda: CollectionError(
+            f"collection {self.name!r} is being changed by another process; try again when it is done"))
 
     # -- reading it ------------------------------------------------------------------------------------------
     def list(self) -> list[DocumentRow]:

@@ -19,7 +19,6 @@ Loading checks file sizes only; ``verify`` hashes every file. Nothing is pickled
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -29,7 +28,6 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import metadata
@@ -39,7 +37,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from . import vectors as vec
-from ._files import write_json
+from ._files import exclusive_lock, write_json
 from .config import Settings
 from .corpus import Document
 from .embed import Embedder
@@ -510,27 +508,10 @@ def load_index(folder: Path, identity: dict[str, Any], settings: Settings, *, ve
     return index
 
 
-@contextmanager
-def _writer_lock(folder: Path) -> Iterator[None]:
+def _writer_lock(folder: Path):
     """One writer per index folder at a time; a second one waits, then gives up with a message."""
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK, "a+") as f:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise IndexLoadError(f"another process is updating the index at {folder}; "
-                                         "wait for it to finish and try again") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return exclusive_lock(folder / LOCK, LOCK_WAIT_S, lambda: IndexLoadError(
+        f"another process is updating the index at {folder}; wait for it to finish and try again"))
 
 
 def _collect_garbage(folder: Path, manifest: dict[str, Any]) -> None:

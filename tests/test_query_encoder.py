@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import Settings
 from qa.errors import ModelUnavailableError
 from qa.query_encoder import BundledQueryEncoder, available
 
