@@ -218,7 +218,7 @@ class Segment:
 
 
 def _write_segment(folder: Path, passages: Sequence[Passage], doc_keys: Sequence[str], row_doc: Sequence[int],
-                   embedder: Embedder, settings: Settings, report: Progress) -> dict[str, Any]:
+                   embedder: Embedder, settings: Settings, report: Progress, bars: bool) -> dict[str, Any]:
     """Split-and-embed work of a new segment, written into ``folder``; returns its manifest record (files)."""
     import faiss
 
@@ -234,9 +234,9 @@ def _write_segment(folder: Path, passages: Sequence[Passage], doc_keys: Sequence
             sent_texts.append(to_simplified(p.text[s:e]))
         offsets.append(len(sent_spans))
     report(f"embedding {len(passages)} passages", 0.1)
-    pvec = embedder.encode_passages([embedding_text(p) for p in passages], progress=True)
+    pvec = embedder.encode_passages([embedding_text(p) for p in passages], progress=bars)
     report(f"embedding {len(sent_texts)} sentences", 0.4)
-    svec = embedder.encode_passages(sent_texts, progress=True)
+    svec = embedder.encode_passages(sent_texts, progress=bars)
     for what, v in (("passage", pvec), ("sentence", svec)):
         if len(v) and not np.isfinite(v).all():
             raise IndexLoadError(f"the embedding model returned invalid numbers (NaN/inf) for a {what}; "
@@ -591,7 +591,8 @@ def update_index(folder: Path, documents: Sequence[Document], settings: Settings
             shutil.rmtree(tmp, ignore_errors=True)
             try:
                 record = _write_segment(tmp, passages, [d.source for d in fresh],
-                                        [doc_index[p.doc_id] for p in passages], embedder, settings, report)
+                                        [doc_index[p.doc_id] for p in passages], embedder, settings, report,
+                                        bars=progress is not None)
                 os.replace(tmp, folder / SEGMENTS / name)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
