@@ -99,7 +99,7 @@ class Settings:
     variant) counts half as much as the dense leg: it is sharper but misses paraphrases."""
     candidate_depth: int = 100
     """How many candidates each leg returns; fusion ranks their union (never every passage)."""
-    normalisation_sample: int = 2048
+    normalisation_sample: int = 1024
     """Passages whose dense scores give the z-score mean and spread (all of them in a smaller corpus)."""
     translate_questions: bool = True
     """English questions on a Chinese corpus are also matched through CC-CEDICT renderings of their words."""
