@@ -44,6 +44,13 @@ class Assistant:
             self.documents = load_corpus(corpus or None, self.settings)  # type: ignore[arg-type]
             sources = list(corpus) if corpus else None  # type: ignore[arg-type]
         self.embedder = embedder or load_embedder(self.settings, progress=progress is not None)
+        if self.settings.store == "milvus":  # optional store past one machine (qa.stores, the scale extra)
+            from .stores.milvus import make_milvus_legs, open_milvus
+
+            self.index, self.index_status = open_milvus(self.documents, self.settings, self.embedder,
+                                                        rebuild=rebuild, progress=progress)
+            self.legs = make_milvus_legs(self.index, self.settings)
+            return
         self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
                                                    rebuild=rebuild, progress=progress, sources=sources)
         self.legs = make_legs(self.index, self.settings)

@@ -140,6 +140,12 @@ class Settings:
     eval_time_budget_s: float = 600.0
     """A web evaluation stops after this many seconds with the results so far (0: no budget)."""
 
+    # --- scaling out (issue 15): an optional Milvus store instead of the embedded FAISS folder --------
+    store: Literal["faiss", "milvus"] = "faiss"
+    """Where the index lives: ``faiss`` (embedded folder, the default) or ``milvus`` (needs ``.[scale]``)."""
+    milvus_uri: str = ""
+    """Milvus Lite file (``/path/qa.db``) or server (``http://host:19530``); empty: ``index_dir/milvus.db``."""
+
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)
