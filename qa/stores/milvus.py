@@ -43,6 +43,8 @@ MAX_LIMIT = 16384
 #: Rows per insert / get / query-by-ids call.
 BATCH = 500
 SENTENCES_PER_CANDIDATE = 4
+#: Key of the documents-collection row that holds the build identity (model, settings, token version).
+IDENTITY_KEY = ":identity:"
 
 
 def term_key(token: str) -> str:
@@ -68,9 +70,30 @@ def connect(uri: str) -> Any:
     try:
         return pymilvus.MilvusClient(uri)
     except Exception as exc:  # the engine raises several kinds (grpc, MilvusException, OSError)
+        if _locked_elsewhere(uri):
+            raise StoreError(f"the Milvus Lite file {uri} is open in another process (Lite allows one at a "
+                             "time); close that process, or use a Milvus server URI") from None
         reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise StoreError(f"cannot open the Milvus store at {uri} ({reason}); check the URI and credentials, "
                          "and that no other process has the Lite file open") from None
+
+
+def _locked_elsewhere(uri: str) -> bool:
+    """Whether a Lite data folder's advisory lock is held (Lite keeps the cause only in its log)."""
+    lock = Path(uri).expanduser() / "LOCK"
+    if not lock.is_file():
+        return False
+    try:
+        import fcntl
+    except ImportError:  # Windows: cannot tell
+        return False
+    with lock.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
 
 
 def _doc_hash(key: str) -> str:
@@ -88,6 +111,9 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
 
 def _query_all(client: Any, collection: str, filter: str, fields: list[str]) -> list[dict[str, Any]]:
     """Every row matching a filter (Milvus caps one query at 16384 rows; the iterator pages past it)."""
+    count = int(client.query(collection, filter=filter, output_fields=["count(*)"])[0]["count(*)"])
+    if count <= MAX_LIMIT:
+        return list(client.query(collection, filter=filter, output_fields=fields, limit=max(count, 1)))
     log = logging.getLogger("pymilvus")
     level = log.level
     log.setLevel(logging.ERROR)  # Lite cannot give the iterator a server timestamp and warns on every call
@@ -142,22 +168,31 @@ def _create(client: Any, dimension: int, identity: dict[str, Any]) -> None:
     client.create_collection(SENTENCES, schema=s, index_params=ip)
 
     # documents: Milvus wants a vector field in every collection; a 2-d placeholder
-    s = client.create_schema(auto_id=False, description=json.dumps(identity, sort_keys=True))
+    s = client.create_schema(auto_id=False, description="qa documents")
     s.add_field("key", DataType.VARCHAR, max_length=4096, is_primary=True)
     s.add_field("record", DataType.VARCHAR, max_length=65535)
     s.add_field("dummy", DataType.FLOAT_VECTOR, dim=2)
     ip = client.prepare_index_params()
     ip.add_index("dummy", index_type="AUTOINDEX", metric_type="L2")
     client.create_collection(DOCUMENTS, schema=s, index_params=ip)
+    client.insert(DOCUMENTS, [{"key": IDENTITY_KEY, "record": json.dumps(identity, sort_keys=True),
+                               "dummy": [0.0, 0.0]}])
 
 
 def _stored_identity(client: Any) -> dict[str, Any] | None:
+    """The build identity kept in the documents collection (Lite does not keep collection descriptions)."""
     if not client.has_collection(DOCUMENTS):
         return None
+    found = client.get(DOCUMENTS, ids=[IDENTITY_KEY], output_fields=["record"])
     try:
-        return json.loads(client.describe_collection(DOCUMENTS).get("description") or "null")
+        return json.loads(found[0]["record"]) if found else {}
     except ValueError:
         return {}
+
+
+def _document_records(client: Any) -> dict[str, dict[str, Any]]:
+    rows = _query_all(client, DOCUMENTS, 'key != ""', ["key", "record"])
+    return {r["key"]: json.loads(r["record"]) for r in rows if r["key"] != IDENTITY_KEY}
 
 
 def _drop(client: Any) -> None:
@@ -201,8 +236,7 @@ class MilvusIndex:
     def __init__(self, client: Any, uri: str) -> None:
         self.client = client
         self.uri = uri
-        self.documents = {r["key"]: DocumentRecord(**json.loads(r["record"]))
-                          for r in _query_all(client, DOCUMENTS, 'key != ""', ["key", "record"])}
+        self.documents = {k: DocumentRecord(**v) for k, v in _document_records(client).items()}
         self.segments = [_Vocabulary(self)]
 
     # -- size and rows -------------------------------------------------------------------------
@@ -290,7 +324,7 @@ class MilvusIndex:
     def describe(self) -> dict[str, Any]:
         return {"documents": len(self.documents), "passages": self.size,
                 "sentences": int(self.client.query(SENTENCES, filter="", output_fields=["count(*)"])[0]["count(*)"]),
-                "segments": 1, "store": f"milvus {self.uri}"}
+                "segments": 1, "vector_index": [f"milvus {self.uri}"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,7 +496,7 @@ def update_milvus(client: Any, documents: Sequence[Document], settings: Settings
     identity = build_identity(settings, embedder)
     changes = Changes()
     stored = _stored_identity(client)
-    if rebuild or (stored is not None and stored != identity):
+    if rebuild or (stored is not None and stored != json.loads(json.dumps(identity))):
         changes.rebuilt = "rebuild requested" if rebuild else "built differently (model or settings)"
         _drop(client)
         stored = None
@@ -470,7 +504,7 @@ def update_milvus(client: Any, documents: Sequence[Document], settings: Settings
         changes.rebuilt = changes.rebuilt or "no index yet"
         _drop(client)
         _create(client, embedder.dimension, identity)
-    known = {r["key"]: json.loads(r["record"]) for r in _query_all(client, DOCUMENTS, 'key != ""', ["key", "record"])}
+    known = _document_records(client)
     fresh = []
     for doc in documents:
         rec = known.get(doc.source)
