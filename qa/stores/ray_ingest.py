@@ -10,6 +10,7 @@ in the driver process.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -40,6 +41,8 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     if ray.is_initialized():
         return ray
     package_root = str(Path(__file__).resolve().parents[2])  # workers import this very qa package
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])]},
@@ -52,6 +55,18 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
         raise StoreError(f"cannot reach the Ray cluster at {address or 'local'} ({reason}); "
                          "check the address, or index without --ray") from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on an address nothing listens at (``ray.init`` itself retries for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if address == "auto" or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise StoreError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                         "check the address, or index without --ray") from None
 
 
 def embed_texts(texts: Sequence[str], settings: Settings, *, actors: int | None = None,
