@@ -28,8 +28,10 @@ DATASETS = {"cmrc": SHARED / "cmrc2018_trial.json", "drcd": SHARED / "drcd_test.
 
 
 def _metrics(result: dict) -> str:
-    keys = [k for k in result if any(s in k.lower() for s in ("hit", "mrr", "not", "found", "recall"))]
-    return ", ".join(f"{k} {result[k]:.4f}" if isinstance(result[k], float) else f"{k} {result[k]}" for k in keys)
+    m, nf = result.get("metrics", {}), result.get("not_found", {})
+    figures = [f"{k} {m[k]:.4f}" for k in ("hit@1", "mrr@10") if k in m]
+    figures += [f"{k} {nf[k]}" for k in ("answerable_flagged", "flagged_unanswerable", "ece") if k in nf]
+    return ", ".join(figures)
 
 
 def _latency(assistant, questions: list[str]) -> tuple[float, float]:
