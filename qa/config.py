@@ -159,6 +159,12 @@ class Settings:
     null_bank_limit: int = 0
     """Bank questions scored for the null profile (0: all of ``qa/data/null_questions.txt``; tests use fewer)."""
 
+    # --- scaling out (issue 15): an optional Milvus store instead of the embedded FAISS folder --------
+    store: Literal["faiss", "milvus"] = "faiss"
+    """Where the index lives: ``faiss`` (embedded folder, the default) or ``milvus`` (needs ``.[scale]``)."""
+    milvus_uri: str = ""
+    """Milvus Lite file (``/path/qa.db``) or server (``http://host:19530``); empty: ``index_dir/milvus.db``."""
+
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated)."""
         return replace(self, **changes)

@@ -185,7 +185,10 @@ def rank(index: Index, question: str, question_vector: np.ndarray, settings: Set
     ranking = fuse(found, settings.leg_weights, settings.fusion, settings.rrf_k)
     dense_leg = legs["dense"]
     dense = found.get("dense") or dense_leg.candidates(q, depth)  # type: ignore[attr-defined]
-    passage_best, sentence_best = dense_leg.best_cosines(dense.rows, question_vector)  # type: ignore[attr-defined]
+    if hasattr(dense_leg, "best_cosines"):
+        passage_best, sentence_best = dense_leg.best_cosines(dense.rows, question_vector)
+    else:  # a leg that only knows its combined score (another store): that score stands for both
+        passage_best = sentence_best = float(dense.scores[0]) if len(dense) else -1.0
     lexical = found.get("lexical") or legs["lexical"].candidates(q, depth)
     specific = specific_terms(question)
     units = _question_units(q.bigrams, q.terms) + [frozenset((t,)) for t in specific if not has_cjk(t)]
@@ -196,12 +199,12 @@ def rank(index: Index, question: str, question_vector: np.ndarray, settings: Set
         cov = coverage(units, index.normalized_at([top])[0])
         where = _short_label(p)
         sentence_no = _best_sentence(index, top, question_vector)
-    vocabulary = Vocabulary(index)
+    vocabulary = Vocabulary(index) if hasattr(index, "segments") else None
     features = QuestionFeatures(
         sentence=sentence_best, passage=passage_best,
         lexical=float(lexical.scores[0]) if len(lexical) else 0.0, coverage=cov,
         legs_agree=bool(len(dense) and len(lexical) and dense.rows[0] == lexical.rows[0]),
-        missing=tuple(t for t in specific if not _in_corpus(vocabulary, t)),
+        missing=tuple(t for t in specific if vocabulary is not None and not _in_corpus(vocabulary, t)),
         language=question_language(question), where=where, sentence_no=sentence_no)
     return Ranking(q, found, ranking, features, sentence_no)
 
