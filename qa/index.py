@@ -315,7 +315,45 @@ class DocumentRecord:
         return dict(vars(self))
 
 
-class Index:
+class PassageStore:
+    """What every store derives from its own primitives (``row_of``, ``passages_at``, ``normalized_at``,
+    ``live_rows``): one passage by id, all of them (outlines, evaluation judging), the corpus language."""
+
+    live_rows: Any
+
+    def row_of(self, passage_id: str) -> int | None:
+        raise NotImplementedError
+
+    def passages_at(self, rows: Sequence[int]) -> list[Passage]:
+        raise NotImplementedError
+
+    def normalized_at(self, rows: Sequence[int]) -> list[str]:
+        raise NotImplementedError
+
+    def passage(self, passage_id: str) -> Passage:
+        """One live passage by id (``KeyError`` if there is none)."""
+        row = self.row_of(passage_id)
+        if row is None:
+            raise KeyError(passage_id)
+        return self.passages_at([row])[0]
+
+    @cached_property
+    def passages(self) -> list[Passage]:
+        """Every live passage, in row order (reads them all: for outlines and evaluation)."""
+        return self.passages_at(self.live_rows)
+
+    @cached_property
+    def normalized_texts(self) -> list[str]:
+        """Normalised texts aligned with :attr:`passages`."""
+        return self.normalized_at(self.live_rows)
+
+    @cached_property
+    def is_chinese(self) -> bool:
+        """Whether the corpus is Chinese text (judged on its first passages), so English questions need rendering."""
+        return any(has_cjk(p.text) for p in self.passages_at(self.live_rows[:50]))
+
+
+class Index(PassageStore):
     """A loaded index: the live passages of all segments, searched by the legs in :mod:`qa.legs`.
 
     Rows are global passage numbers (segment start + local row); a row whose document
@@ -380,28 +418,6 @@ class Index:
             if local is not None and seg.alive[local]:
                 return seg.row_start + local
         return None
-
-    def passage(self, passage_id: str) -> Passage:
-        row = self.row_of(passage_id)
-        if row is None:
-            raise KeyError(passage_id)
-        return self.passages_at([row])[0]
-
-    # -- the whole corpus (outline, evaluation judging; small corpora) --------------------------
-    @cached_property
-    def passages(self) -> list[Passage]:
-        """Every live passage, in row order (reads them all: for outlines and evaluation)."""
-        return self.passages_at(self.live_rows)
-
-    @cached_property
-    def normalized_texts(self) -> list[str]:
-        """Normalised texts aligned with :attr:`passages`."""
-        return self.normalized_at(self.live_rows)
-
-    @cached_property
-    def is_chinese(self) -> bool:
-        """Whether the corpus is Chinese text (judged on its first passages), so English questions need rendering."""
-        return any(has_cjk(p.text) for p in self.passages_at(self.live_rows[:50]))
 
     # -- sentences and vectors -------------------------------------------------------------------
     def sentence_spans(self, row: int) -> tuple[Segment, int, int]:

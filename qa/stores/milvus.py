@@ -30,10 +30,11 @@ import numpy as np
 from ..config import Settings
 from ..corpus import Document
 from ..embed import Embedder
-from ..index import Changes, DocumentRecord, Progress, build_identity, document_checksum, embedding_text
+from ..index import (Changes, DocumentRecord, PassageStore, Progress, build_identity, document_checksum,
+                     embedding_text)
 from ..legs import Candidates, Question
 from ..lexical import B, K1, SparseScores
-from ..normalize import has_cjk, lexical_tokens, normalize, to_simplified
+from ..normalize import lexical_tokens, normalize, to_simplified
 from ..passages import Passage, split_corpus
 from . import StoreError, require
 
@@ -230,7 +231,7 @@ class _Vocabulary:
         return {t: 0 for t in dict.fromkeys(tokens) if len(self.index.bm25(term_key(t), 1)[0])}
 
 
-class MilvusIndex:
+class MilvusIndex(PassageStore):
     """The live passages in a Milvus store, read on demand; duck-types :class:`qa.index.Index`."""
 
     def __init__(self, client: Any, uri: str) -> None:
@@ -281,24 +282,6 @@ class MilvusIndex:
     def row_of(self, passage_id: str) -> int | None:
         found = self.client.query(PASSAGES, filter=f"pid == {json.dumps(passage_id)}", output_fields=["id"], limit=1)
         return int(found[0]["id"]) if found else None
-
-    def passage(self, passage_id: str) -> Passage:
-        row = self.row_of(passage_id)
-        if row is None:
-            raise KeyError(passage_id)
-        return self.passages_at([row])[0]
-
-    @cached_property
-    def passages(self) -> list[Passage]:
-        return self.passages_at(self.live_rows)
-
-    @cached_property
-    def normalized_texts(self) -> list[str]:
-        return self.normalized_at(self.live_rows)
-
-    @cached_property
-    def is_chinese(self) -> bool:
-        return any(has_cjk(p.text) for p in self.passages_at(self.live_rows[:50]))
 
     def sentence_spans(self, row: int) -> tuple[_Sentences, int, int]:
         sents = self.sentences_of([row])[int(row)]
