@@ -465,6 +465,22 @@ class Changes:
         return f"rebuilt ({self.rebuilt}): {counts}" if self.rebuilt else counts
 
 
+def diff_documents(documents: Sequence[Document], known: dict[str, dict[str, Any]], changes: Changes) -> list[Document]:
+    """Sort ``documents`` against the stored records ``known`` (source -> record with a ``checksum``) into
+    ``changes`` (added, updated, unchanged, removed); return the documents that must be indexed."""
+    fresh: list[Document] = []
+    for doc in documents:
+        rec = known.get(doc.source)
+        if rec is not None and rec["checksum"] == document_checksum(doc):
+            changes.unchanged.append(doc.source)
+        else:
+            (changes.updated if rec is not None else changes.added).append(doc.source)
+            fresh.append(doc)
+    current = {d.source for d in documents}
+    changes.removed = [k for k in known if k not in current]
+    return fresh
+
+
 def _read_manifest(folder: Path) -> dict[str, Any] | None:
     path = folder / MANIFEST
     if not path.exists():
@@ -575,16 +591,8 @@ def update_index(folder: Path, documents: Sequence[Document], settings: Settings
 
         known: dict[str, dict[str, Any]] = dict(old["documents"]) if old else {}
         segments: list[dict[str, Any]] = list(old["segments"]) if old else []
-        fresh: list[Document] = []
-        for doc in documents:
-            rec = known.get(doc.source)
-            if rec is not None and rec["checksum"] == document_checksum(doc):
-                changes.unchanged.append(doc.source)
-            else:
-                (changes.updated if rec is not None else changes.added).append(doc.source)
-                fresh.append(doc)
+        fresh = diff_documents(documents, known, changes)
         current = {d.source for d in documents}
-        changes.removed = [k for k in known if k not in current]
         if not changes.any:
             return changes
 

@@ -106,6 +106,14 @@ def _top(rows: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, 
     return rows[order], scores[order]
 
 
+def normalisation_rows(live_rows: np.ndarray, settings: Settings) -> np.ndarray:
+    """The passages whose dense scores give a leg's z-score mean and spread: all of them in a small
+    corpus (so it ranks exactly as an exhaustive search), else ``normalisation_sample`` evenly spread."""
+    if len(live_rows) <= settings.normalisation_sample:
+        return live_rows
+    return live_rows[np.linspace(0, len(live_rows) - 1, settings.normalisation_sample).astype(np.int64)]
+
+
 class DenseLeg:
     """Cosine of the question with a passage's whole text or its best sentence, whichever is higher."""
 
@@ -113,10 +121,7 @@ class DenseLeg:
 
     def __init__(self, index: Index, settings: Settings) -> None:
         self.index = index
-        sample = index.live_rows
-        if len(sample) > settings.normalisation_sample:
-            sample = sample[np.linspace(0, len(sample) - 1, settings.normalisation_sample).astype(np.int64)]
-        self._sample = sample
+        self._sample = normalisation_rows(index.live_rows, settings)
         self._sample_vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _sample_scores(self, q: np.ndarray) -> np.ndarray:

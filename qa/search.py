@@ -240,6 +240,7 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
     """
     k = k or settings.k
     retriever = retriever or settings.retriever
+    legs = legs or make_legs(index, settings)
     r = rank(index, question, question_vector, settings, retriever, legs, k)
     rows = r.fused.rows[:k]
     units = _question_units(r.question.bigrams, r.question.terms)
@@ -253,7 +254,7 @@ def search(index: Index, question: str, question_vector: np.ndarray, settings: S
         decision = Decision(conf >= settings.min_confidence, round(conf, 4), "")
     spread = float(np.std(r.fused.fused)) if len(r.fused) > 1 else 1.0
     relevance = hit_relevance(r.fused.fused[:k], spread, decision.confidence, settings.relevance_decay)
-    dense_leg = (legs or {}).get("dense") or make_legs(index, settings)["dense"]
+    dense_leg = legs["dense"]
     hits = []
     for i, (row, p, text) in enumerate(zip(rows.tolist(), passages, texts)):
         cov = coverage(units, text)

@@ -30,9 +30,9 @@ import numpy as np
 from ..config import Settings
 from ..corpus import Document
 from ..embed import Embedder
-from ..index import (Changes, DocumentRecord, PassageStore, Progress, build_identity, document_checksum,
+from ..index import (Changes, DocumentRecord, PassageStore, diff_documents, Progress, build_identity, document_checksum,
                      embedding_text)
-from ..legs import Candidates, Question
+from ..legs import Candidates, Question, normalisation_rows
 from ..lexical import B, K1, SparseScores
 from ..normalize import lexical_tokens, normalize, to_simplified
 from ..passages import Passage, split_corpus
@@ -328,11 +328,8 @@ class MilvusDenseLeg:
 
     def __init__(self, index: MilvusIndex, settings: Settings) -> None:
         self.index = index
-        sample = index.live_rows
-        if len(sample) > settings.normalisation_sample:
-            sample = sample[np.linspace(0, len(sample) - 1, settings.normalisation_sample).astype(np.int64)]
-        self._sample = sample
-        self._vectors = self._load(sample)
+        self._sample = normalisation_rows(index.live_rows, settings)
+        self._vectors = self._load(self._sample)
 
     def _load(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(passage vectors, sentence vectors, sentence offsets) of some rows."""
@@ -498,16 +495,7 @@ def update_milvus(client: Any, documents: Sequence[Document], settings: Settings
         _drop(client)
         _create(client, embedder.dimension, identity)
     known = _document_records(client)
-    fresh = []
-    for doc in documents:
-        rec = known.get(doc.source)
-        if rec is not None and rec["checksum"] == document_checksum(doc):
-            changes.unchanged.append(doc.source)
-        else:
-            (changes.updated if rec is not None else changes.added).append(doc.source)
-            fresh.append(doc)
-    current = {d.source for d in documents}
-    changes.removed = [k for k in known if k not in current]
+    fresh = diff_documents(documents, known, changes)
     if not changes.any:
         return changes
     old_rows = {d.source: _rows_of(client, d.source) for d in fresh if d.source in known}
