@@ -59,19 +59,23 @@ def fake_embedder():
 REAL_MODEL_FIXTURES = frozenset({"embedder", "essay", "model_dir", "st_model", "reference", "reference_tokenize"})
 
 
+#: Markers of the slow lane: the real model, a browser, the optional engines (Milvus Lite, Ray).
+SLOW_LANE_MARKERS = ("slow", "browser", "scale")
+
+
 def pytest_addoption(parser):
     parser.addoption("--all", action="store_true",
                      help="run both lanes: the fast one and the slow one (real model, app, browser); CI does")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Fast lane by default: tests of the real model, the app or a browser run with --all or -m."""
+    """Fast lane by default: tests of the real model, the app, a browser or the scale engines run with --all or -m."""
     for item in items:
         if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
     if config.getoption("--all") or config.option.markexpr:
         return
-    slow = [i for i in items if i.get_closest_marker("slow") or i.get_closest_marker("browser")]
+    slow = [i for i in items if any(i.get_closest_marker(m) for m in SLOW_LANE_MARKERS)]
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [i for i in items if i not in set(slow)]

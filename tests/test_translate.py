@@ -53,6 +53,7 @@ def test_word_renderings_leave_out_single_characters():
     assert word_renderings(terms) == [frozenset({"聚会"}), frozenset({"电子邮件"})]
 
 
+@pytest.mark.slow  # builds the whole CC-CEDICT reverse index (≈ 10 s each)
 def test_dictionary_is_built_from_cc_cedict_and_cached_as_json(tmp_path):
     first = Dictionary.load(tmp_path)
     assert "党员" in first.get("parti member") and "密码" in first.get("password")
@@ -62,6 +63,7 @@ def test_dictionary_is_built_from_cc_cedict_and_cached_as_json(tmp_path):
     assert Dictionary.load(tmp_path).renderings == first.renderings
 
 
+@pytest.mark.slow  # builds the whole CC-CEDICT reverse index (≈ 10 s each)
 def test_a_corrupted_dictionary_cache_is_rebuilt(tmp_path):
     Dictionary.load(tmp_path)
     stored = next(tmp_path.glob("cedict-reverse-*.json"))
@@ -77,6 +79,7 @@ def test_questions_without_content_words_have_no_terms(question):
 
 
 
+@pytest.mark.slow  # builds the whole CC-CEDICT reverse index (≈ 10 s each)
 def test_an_unwritable_cache_folder_still_gives_a_dictionary(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
