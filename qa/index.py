@@ -217,6 +217,21 @@ class Segment:
             self._db.close()
 
 
+def encode_distinct(embedder: Embedder, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    """Passage vectors of ``texts``, each distinct text encoded once (repeated boilerplate, table rows and
+    short sentences recur within one batch); a repeat gets a copy of its first occurrence's vector."""
+    first: dict[str, int] = {}
+    where = [first.setdefault(hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest(), len(first))
+             for t in texts]
+    if len(first) == len(texts):
+        return embedder.encode_passages(texts, progress=progress)
+    distinct: list[str] = [""] * len(first)
+    for t, j in zip(texts, where):
+        distinct[j] = t
+    vectors = np.asarray(embedder.encode_passages(distinct, progress=progress))
+    return vectors[np.asarray(where, dtype=np.int64)]
+
+
 def _write_segment(folder: Path, passages: Sequence[Passage], doc_keys: Sequence[str], row_doc: Sequence[int],
                    embedder: Embedder, settings: Settings, report: Progress, bars: bool) -> dict[str, Any]:
     """Split-and-embed work of a new segment, written into ``folder``; returns its manifest record (files)."""
@@ -234,9 +249,9 @@ def _write_segment(folder: Path, passages: Sequence[Passage], doc_keys: Sequence
             sent_texts.append(to_simplified(p.text[s:e]))
         offsets.append(len(sent_spans))
     report(f"embedding {len(passages)} passages", 0.1)
-    pvec = embedder.encode_passages([embedding_text(p) for p in passages], progress=bars)
+    pvec = encode_distinct(embedder, [embedding_text(p) for p in passages], progress=bars)
     report(f"embedding {len(sent_texts)} sentences", 0.4)
-    svec = embedder.encode_passages(sent_texts, progress=bars)
+    svec = encode_distinct(embedder, sent_texts, progress=bars)
     for what, v in (("passage", pvec), ("sentence", svec)):
         if len(v) and not np.isfinite(v).all():
             raise IndexLoadError(f"the embedding model returned invalid numbers (NaN/inf) for a {what}; "
