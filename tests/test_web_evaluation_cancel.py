@@ -133,6 +133,17 @@ def test_a_session_that_ends_stops_its_run_and_deletes_its_uploads(handlers, end
     steps.close()
 
 
+def test_a_run_closed_before_it_started_keeps_its_upload_until_the_session_ends(handlers, endless, tmp_path):
+    upload = jsonl_upload(tmp_path)
+    handlers.remember_upload(str(upload), "early")
+    steps = handlers.evaluate_steps(str(upload), None, "early")
+    assert "Starting" in next(steps)[0]
+    steps.close()  # Stop pressed before the run started: the file can still be run
+    assert upload.exists() and not endless.started.is_set() and not handlers.runner.busy
+    handlers.session_ended("early")
+    assert not upload.exists()
+
+
 def test_progress_reaches_gradio_while_the_run_goes_on(handlers, endless, tmp_path):
     shown: list[tuple] = []
 

@@ -265,7 +265,6 @@ class QAHandlers:
                        "info")
             return
         path = Path(file)
-        self._forget_upload(session, path)  # from here on, the run deletes it
         try:
             size = path.stat().st_size
         except FileNotFoundError:
@@ -284,6 +283,7 @@ class QAHandlers:
         yield present.notice_html("评估开始 · Starting the evaluation …"), gr.skip(), gr.skip(), gr.skip()
         job = self.runner.start(path, path.name, k=EVAL_K, retrievers=EVAL_RETRIEVERS)
         self._jobs[session] = job
+        self._forget_upload(session, path)  # the run deletes it
         try:
             while not job.wait(HEARTBEAT_S):
                 desc, value, unit = _progress_of(job.state)
