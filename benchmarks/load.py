@@ -5,10 +5,12 @@
 
 Each client is a thread with its own keep-alive connection (stdlib http.client),
 asking the questions below in turn until the time is up; it stops by itself
-(both N and T are bounded). Prints completed requests, errors (dropped
-connections, 5xx other than 503, timeouts), 503s ("busy, retry": handled, not
-errors), p50/p95 latency of the answered ones, and the server's RSS before and
-after (from /proc, Linux).
+(both N and T are bounded). Prints completed requests (HTTP 200 with a valid
+answer to the question asked), errors (dropped connections and timeouts, HTTP
+statuses other than 200 and 503, 200s that are not a valid answer), 503s ("busy,
+retry": handled, not errors), p50/p95 latency of the answered ones, and the
+server's RSS before and after (from /proc, Linux). ``tests/test_web_load.py`` runs
+:func:`run` for a few seconds in CI.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def load_average() -> str:
+    """The machine's 1-minute load average (Linux), for reading the figures on a shared machine."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
 def healthy(host: str, port: int) -> bool:
     try:
         conn = http.client.HTTPConnection(host, port, timeout=5)
@@ -80,11 +90,17 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 class Tally:
+    """What the clients saw: latencies of valid answers, 503s, and errors by kind."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.latencies: list[float] = []
         self.errors: dict[str, int] = {}
         self.busy = 0
+        self.dropped = 0
+        """Requests that got no HTTP response: connection reset or closed, refused, timed out."""
+        self.invalid = 0
+        """HTTP 200 responses that are not a valid answer to the question asked."""
 
     def ok(self, seconds: float) -> None:
         with self.lock:
@@ -98,22 +114,52 @@ class Tally:
         with self.lock:
             self.busy += 1
 
+    def lost(self, kind: str) -> None:
+        with self.lock:
+            self.dropped += 1
+            self.errors[kind] = self.errors.get(kind, 0) + 1
 
-def client(host: str, port: int, k: int, stop_at: float, offset: int, tally: Tally) -> None:
+    def wrong(self) -> None:
+        with self.lock:
+            self.invalid += 1
+            self.errors["invalid answer"] = self.errors.get("invalid answer", 0) + 1
+
+
+def valid_answer(payload: bytes, question: str, k: int) -> bool:
+    """Whether ``payload`` is ``Answer.to_dict()`` for ``question``: its k hits ranked 1..k, each with a passage
+    id and text (the load corpus has more than k passages)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return False
+    if not isinstance(data, dict) or data.get("question") != question or not isinstance(data.get("found"), bool):
+        return False
+    hits = data.get("hits")
+    return (isinstance(hits, list) and len(hits) == k
+            and all(isinstance(h, dict) and h.get("rank") == i and h.get("passage_id") and h.get("text")
+                    for i, h in enumerate(hits, 1)))
+
+
+def client(host: str, port: int, k: int, stop_at: float, offset: int, tally: Tally,
+           timeout_s: float = REQUEST_TIMEOUT_S) -> None:
     conn: http.client.HTTPConnection | None = None
     n = offset
     while time.monotonic() < stop_at:
-        body = json.dumps({"question": QUESTIONS[n % len(QUESTIONS)], "k": k}).encode()
+        question = QUESTIONS[n % len(QUESTIONS)]
+        body = json.dumps({"question": question, "k": k}).encode()
         n += 1
         t0 = time.perf_counter()
         try:
             if conn is None:
-                conn = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_S)
+                conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
             conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
             response = conn.getresponse()
             payload = response.read()
-            if response.status == 200 and json.loads(payload).get("hits"):
-                tally.ok(time.perf_counter() - t0)
+            if response.status == 200:
+                if valid_answer(payload, question, k):
+                    tally.ok(time.perf_counter() - t0)
+                else:
+                    tally.wrong()
             elif response.status == 503:
                 tally.refused()
                 time.sleep(float(response.getheader("Retry-After") or 1) / 10)  # back off a little
@@ -123,7 +169,7 @@ def client(host: str, port: int, k: int, stop_at: float, offset: int, tally: Tal
                 conn.close()
                 conn = None
         except (OSError, http.client.HTTPException) as exc:
-            tally.error(type(exc).__name__)
+            tally.lost(type(exc).__name__)
             if conn is not None:
                 conn.close()
             conn = None
@@ -131,15 +177,18 @@ def client(host: str, port: int, k: int, stop_at: float, offset: int, tally: Tal
         conn.close()
 
 
-def run(host: str, port: int, clients: int, seconds: float, k: int) -> Tally:
+def run(host: str, port: int, clients: int, seconds: float, k: int,
+        timeout_s: float = REQUEST_TIMEOUT_S) -> Tally:
+    """``clients`` threads asking for ``seconds`` (a request slower than ``timeout_s`` is dropped); what they saw."""
     tally = Tally()
     stop_at = time.monotonic() + seconds
-    threads = [threading.Thread(target=client, args=(host, port, k, stop_at, i, tally), daemon=True)
+    threads = [threading.Thread(target=client, args=(host, port, k, stop_at, i, tally, timeout_s), daemon=True)
                for i in range(clients)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + seconds + timeout_s + 5
     for t in threads:
-        t.join(seconds + REQUEST_TIMEOUT_S + 5)
+        t.join(max(0.0, deadline - time.monotonic()))
     return tally
 
 
@@ -176,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for run_no in range(1, args.runs + 1):
             before = rss_mb(pid) if pid else None
+            load_before = load_average()
             started = time.perf_counter()
             tally = run(host, port, args.clients, args.seconds, args.k)
             wall = time.perf_counter() - started
@@ -184,9 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             errors = sum(tally.errors.values())
             rss = f"{before:.0f} → {after:.0f} MB" if before and after else "n/a (give --pid)"
             print(f"run {run_no}: {args.clients} clients × {args.seconds:g} s ({wall:.1f} s wall): "
-                  f"completed {len(lat)}, errors {errors} {tally.errors or ''}, 503 busy {tally.busy}, "
+                  f"completed {len(lat)}, errors {errors} {tally.errors or ''} (dropped {tally.dropped}, "
+                  f"invalid {tally.invalid}), 503 busy {tally.busy}, "
                   f"p50 {percentile(lat, 50) * 1000:.0f} ms, p95 {percentile(lat, 95) * 1000:.0f} ms, "
-                  f"{len(lat) / wall:.1f} answers/s; server RSS {rss}")
+                  f"{len(lat) / wall:.1f} answers/s; server RSS {rss}; load average {load_before} → {load_average()}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

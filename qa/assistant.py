@@ -22,7 +22,7 @@ from .config import Retriever, RETRIEVERS, Settings
 from .corpus import Document, load_corpus
 from .embed import Embedder, describe_model, load_embedder
 from .errors import QuestionError
-from .index import Progress, open_index
+from .index import Progress, fallback_folder, open_index
 from .inputs import check_k, clean_question
 from .normalize import to_simplified
 from .passages import Passage
@@ -110,21 +110,26 @@ class Assistant:
             self.settings.fusion, self.settings.candidate_depth, bank], ensure_ascii=False, sort_keys=True,
             default=str).encode()).hexdigest()
         folder = getattr(self.index, "folder", None)  # another store keeps no folder: fitted each time
-        path = folder / PROFILE_FILE if folder is not None and manifest else None
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8")) if path is not None else {}
-            if stored.get("key") == key:
-                return NullProfile.from_dict(stored["profile"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass
+        # beside the index, or (a read-only index folder) in its fallback folder under the cache folder
+        paths = [folder / PROFILE_FILE, fallback_folder(folder, self.settings) / PROFILE_FILE] \
+            if folder is not None and manifest else []
+        for path in paths:
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                if stored.get("key") == key:
+                    return NullProfile.from_dict(stored["profile"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                pass
         vectors = self.embedder.encode_questions([to_simplified(q) for q in bank])
         features = [rank(self.index, q, v, self.settings, "hybrid", self.legs).features for q, v in zip(bank, vectors)]
         profile = NullProfile.fit(features, self.settings.null_min_stratum)
-        try:
-            if path is not None:
+        for path in paths:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 write_json(path, {"key": key, "profile": profile.to_dict()})
-        except OSError:  # a read-only index folder: fitted again next time
-            pass
+                break
+            except OSError:  # a read-only index folder: kept in the fallback folder
+                continue
         return profile
 
     def _check_retriever(self, retriever: Retriever | None) -> Retriever:

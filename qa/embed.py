@@ -250,12 +250,14 @@ class SentenceEmbedder:
         """Unit vectors for passage or sentence texts (document prompt), reusing cached ones."""
         keys = [self._key(t) for t in texts]
         found = self._cache.get(keys, self.dimension)
-        missing = [i for i, k in enumerate(keys) if k not in found]
+        missing: dict[str, int] = {}  # key -> its first text: a text repeated in the batch is encoded once
+        for i, k in enumerate(keys):
+            if k not in found:
+                missing.setdefault(k, i)
         if missing:
-            fresh = self._encode([texts[i] for i in missing], self.document_prompt, progress)
-            self._cache.put({keys[i]: fresh[j] for j, i in enumerate(missing)})
-            for j, i in enumerate(missing):
-                found[keys[i]] = fresh[j]
+            fresh = self._encode([texts[i] for i in missing.values()], self.document_prompt, progress)
+            found.update(zip(missing, fresh))
+            self._cache.put({k: found[k] for k in missing})
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for i, k in enumerate(keys):
             out[i] = found[k]

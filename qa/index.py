@@ -19,12 +19,15 @@ Loading checks file sizes only; ``verify`` hashes every file. Nothing is pickled
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -62,6 +65,8 @@ _DB = "passages.sqlite"
 _ARRAYS = ("row_doc", "sent_offsets", "sent_spans", "sent_row", "lengths", "indptr", "post_rows", "post_tf")
 _VECTORS = {"passages": "passage_vectors.npy", "sentences": "sentence_vectors.npy"}
 _ANN = {"passages": "passages.ivf", "sentences": "sentences.ivf"}
+
+logger = logging.getLogger(__name__)
 
 
 class ConsoleProgress:
@@ -217,6 +222,21 @@ class Segment:
             self._db.close()
 
 
+def encode_distinct(embedder: Embedder, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    """Passage vectors of ``texts``, each distinct text encoded once (repeated boilerplate, table rows and
+    short sentences recur within one batch); a repeat gets a copy of its first occurrence's vector."""
+    first: dict[str, int] = {}
+    where = [first.setdefault(hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest(), len(first))
+             for t in texts]
+    if len(first) == len(texts):
+        return embedder.encode_passages(texts, progress=progress)
+    distinct: list[str] = [""] * len(first)
+    for t, j in zip(texts, where):
+        distinct[j] = t
+    vectors = np.asarray(embedder.encode_passages(distinct, progress=progress))
+    return vectors[np.asarray(where, dtype=np.int64)]
+
+
 def _write_segment(folder: Path, passages: Sequence[Passage], doc_keys: Sequence[str], row_doc: Sequence[int],
                    embedder: Embedder, settings: Settings, report: Progress, bars: bool) -> dict[str, Any]:
     """Split-and-embed work of a new segment, written into ``folder``; returns its manifest record (files)."""
@@ -234,9 +254,9 @@ def _write_segment(folder: Path, passages: Sequence[Passage], doc_keys: Sequence
             sent_texts.append(to_simplified(p.text[s:e]))
         offsets.append(len(sent_spans))
     report(f"embedding {len(passages)} passages", 0.1)
-    pvec = embedder.encode_passages([embedding_text(p) for p in passages], progress=bars)
+    pvec = encode_distinct(embedder, [embedding_text(p) for p in passages], progress=bars)
     report(f"embedding {len(sent_texts)} sentences", 0.4)
-    svec = embedder.encode_passages(sent_texts, progress=bars)
+    svec = encode_distinct(embedder, sent_texts, progress=bars)
     for what, v in (("passage", pvec), ("sentence", svec)):
         if len(v) and not np.isfinite(v).all():
             raise IndexLoadError(f"the embedding model returned invalid numbers (NaN/inf) for a {what}; "
@@ -644,27 +664,70 @@ def open_index(documents: Sequence[Document], settings: Settings, embedder: Embe
                rebuild: bool = False, progress: Progress | None = None,
                sources: Sequence[str | Path] | None = None) -> tuple[Index, str]:
     """Load the corpus's index, updating or building it first when the corpus or settings changed;
-    also say what happened, in one line."""
+    also say what happened, in one line.
+
+    A current index in a read-only folder is used as it is (nothing written). A stale one there is
+    updated in a copy under the cache folder (:func:`fallback_folder`), reused by later runs, with one
+    warning line the first time it is built."""
     folder = index_folder(documents, settings, sources)
     identity = build_identity(settings, embedder)
     if not rebuild:
+        index = _load_current(folder, identity, settings, documents)
+        if index is not None:
+            return index, f"loaded index from {folder}"
+    if writable(folder):
         try:
-            index = load_index(folder, identity, settings)
-            if _matches(index, documents):
-                return index, f"loaded index from {folder}"
-            index.close()
-        except IndexLoadError:
-            pass
-    try:
-        changes = update_index(folder, documents, settings, embedder, rebuild=rebuild, progress=progress)
-    except OSError as exc:  # a read-only index folder: build a private copy in a temporary folder
-        import tempfile
+            changes = update_index(folder, documents, settings, embedder, rebuild=rebuild, progress=progress)
+            return load_index(folder, identity, settings), f"updated index ({changes.summary()}); saved to {folder}"
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            # read-only after all: a read-only mount, another owner's files
+    private = fallback_folder(folder, settings)
+    if not rebuild:
+        index = _load_current(private, identity, settings, documents)
+        if index is not None:
+            return index, f"loaded index from {private} ({folder} is read-only and out of date)"
+    changes = update_index(private, documents, settings, embedder, rebuild=rebuild, progress=progress)
+    status = (f"index folder {folder} is read-only and its index out of date: updated a copy in {private} "
+              f"({changes.summary()}); later runs use it")
+    logger.warning("qa: %s", status)
+    return load_index(private, identity, settings), status
 
-        private = Path(tempfile.mkdtemp(prefix="qa-index-"))
-        changes = update_index(private, documents, settings, embedder, rebuild=True, progress=progress)
-        return load_index(private, identity, settings), (
-            f"built index ({changes.summary()}) in {private}: could not write {folder} ({exc.strerror or exc})")
-    return load_index(folder, identity, settings), f"updated index ({changes.summary()}); saved to {folder}"
+
+def writable(folder: Path) -> bool:
+    """Whether an index can be written at ``folder``: a file can be created in it or, while it does not
+    exist, in its nearest existing parent (tried, not inferred from permission bits, which root ignores)."""
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        fd, name = tempfile.mkstemp(prefix=".qa-write-", dir=probe)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def fallback_folder(folder: Path, settings: Settings) -> Path:
+    """Where the index of a read-only ``folder`` is kept instead: a folder of its own under the cache
+    folder (the user's), so it is built once and reused."""
+    key = hashlib.sha256(str(folder.expanduser().resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return settings.cache_dir / "read-only-indexes" / f"{folder.name[:40]}-{key}"
+
+
+def _load_current(folder: Path, identity: dict[str, Any], settings: Settings,
+                  documents: Sequence[Document]) -> Index | None:
+    """The index stored at ``folder`` when it is intact, built like ``identity`` and of ``documents``; else None."""
+    try:
+        index = load_index(folder, identity, settings)
+    except IndexLoadError:
+        return None
+    if _matches(index, documents):
+        return index
+    index.close()
+    return None
 
 
 def _matches(index: Index, documents: Sequence[Document]) -> bool:

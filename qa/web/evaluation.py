@@ -4,9 +4,11 @@ The web UI's Evaluate tab and ``POST /api/evaluate`` both go through
 :class:`EvaluationRunner`, so one upload cannot tie the server up: a second run
 while one is going is refused ("busy, retry"), a file with more questions than
 ``Settings.max_eval_questions`` is refused before any is asked, a run stops at
-``Settings.eval_time_budget_s`` (or when its client goes away) with the results
-so far, and the uploaded file and any per-upload index are deleted when the run
-ends. The CLI's ``qa eval`` has none of these limits.
+``Settings.eval_time_budget_s`` (or when its client goes away or presses Stop) with
+the results so far, and the uploaded file and any per-upload index are deleted when
+the run ends. The UI runs it through :meth:`EvaluationRunner.start` (a thread of its
+own it can cancel); the API through :meth:`EvaluationRunner.run` with a cancel event.
+The CLI's ``qa eval`` has none of these limits.
 """
 
 from __future__ import annotations
@@ -37,6 +39,41 @@ class EvaluationTooLargeError(QAError):
     """The file has more questions than the server evaluates in one run."""
 
 
+class EvaluationJob:
+    """A run started by :meth:`EvaluationRunner.start`: its state, ``cancel()``, ``wait()`` and ``result()``."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+        #: What the run is doing: ("reading", 0.0), ("indexing: STAGE", fraction), ("questions", (done, total)).
+        self.state: tuple[str, float | tuple[int, int]] = ("reading", 0.0)
+        self._result: tuple[EvaluationReport, Scrubber] | None = None
+        self._error: BaseException | None = None
+
+    def _questions(self, done: int, total: int) -> None:
+        self.state = ("questions", (done, total))
+
+    def _indexing(self, stage: str, fraction: float) -> None:
+        self.state = (f"indexing: {stage}", fraction)
+
+    def cancel(self) -> None:
+        """Stop the run (no-op once it ended): it ends at its next check, freeing the slot and its files."""
+        self.cancelled.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether the run has ended, waiting up to ``timeout`` seconds for it."""
+        return self.done.wait(timeout)
+
+    def result(self) -> tuple[EvaluationReport, Scrubber]:
+        """The report and its scrubber once ended (see :meth:`EvaluationRunner.run` for what it raises)."""
+        self.done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
 class _Stop(KeyboardInterrupt):
     """Raised from a progress callback to end a run early; :func:`qa.evaluate` then returns what was done."""
 
@@ -55,12 +92,34 @@ class EvaluationRunner:
     def busy(self) -> bool:
         return self._lock.locked()
 
+    def start(self, upload: Path, public_name: str, *, k: int = EVAL_K,
+              retrievers: tuple[str, ...] = ("hybrid",)) -> EvaluationJob:
+        """:meth:`run` in a thread of its own, for a caller that must stay responsive (the web UI): the
+        job tells how far it is, and :meth:`EvaluationJob.cancel` stops it (the slot freed, the upload and
+        any per-upload index deleted) at its next batch of questions or indexing step."""
+        job = EvaluationJob()
+
+        def work() -> None:
+            try:
+                job._result = self.run(upload, public_name, k=k, retrievers=retrievers, cancelled=job.cancelled,
+                                       progress=job._questions, index_progress=job._indexing)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+                job._error = exc
+            finally:
+                job.done.set()
+
+        job.thread = threading.Thread(target=work, name="qa-evaluation", daemon=True)
+        job.thread.start()
+        return job
+
     def run(self, upload: Path, public_name: str, *, k: int = EVAL_K, retrievers: tuple[str, ...] = ("hybrid",),
             progress: Callable[[int, int], None] | None = None,
             index_progress: Callable[[str, float], None] | None = None,
             cancelled: threading.Event | None = None) -> tuple[EvaluationReport, Scrubber]:
         """Evaluate ``upload`` (deleted afterwards, whatever happens); return the report and its scrubber.
 
+        Setting ``cancelled`` stops the run at its next batch of questions or indexing step, with the
+        results so far.
         Raises :class:`EvaluationBusyError` when another run is going, :class:`EvaluationTooLargeError`
         over the question cap, and :class:`~qa.errors.QAError` (messages scrubbed) for a bad file.
         """

@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+import threading
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import gradio as gr
 
@@ -34,7 +35,7 @@ from ..errors import QAError, QuestionError
 from ..evaluation.plots import RANK_PLOT
 from ..readers import readers as _readers
 from .documents import LiveAssistant, documents_html, save_upload
-from .evaluation import EVAL_K, EvaluationRunner
+from .evaluation import EVAL_K, EvaluationJob, EvaluationRunner
 from .public import Scrubber
 
 APP_TITLE = "文档问答 · Document Q&A"
@@ -55,6 +56,8 @@ ASK_CONCURRENCY = 4
 EVAL_CONCURRENCY = 1
 #: Gradio's upload cache: files older than an hour are deleted every hour (uploads are also deleted after a run).
 UPLOAD_CACHE_CLEANUP = (3600, 3600)
+#: Seconds between an evaluation's progress updates: how soon Stop or a client gone ends its run.
+HEARTBEAT_S = 1.0
 #: Example questions: simplified and traditional Chinese, and English.
 EXAMPLES: tuple[str, ...] = (
     "社区工作者的待遇怎么保障？",
@@ -123,6 +126,9 @@ class QAHandlers:
         self.outline = present.outline(assistant.passages)
         self.live.on_swap(self._swapped)
         self.report_root = Path(tempfile.mkdtemp(prefix="qa-app-reports-"))
+        self._jobs: dict[str, EvaluationJob] = {}  # by browser session: its evaluation running or waiting
+        self._uploads: dict[str, set[str]] = {}  # by browser session: questions files not yet evaluated
+        self._uploads_lock = threading.Lock()
         # reports live as long as the app: removed by close(), or when the handlers go or the process exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.report_root), True)
 
@@ -239,49 +245,114 @@ class QAHandlers:
 
         The upload is deleted when the run ends; running it again needs a new upload.
         """
+        *_, last = self.evaluate_steps(file, progress)
+        return last
+
+    def evaluate_steps(self, file: str | None, progress: gr.Progress | None = None, session: str = ""
+                       ) -> Iterator[tuple[Any, Any, Any, Any]]:
+        """:meth:`evaluate` step by step, for the Evaluate tab; yields its outputs, the last one final.
+
+        A generator, so that Gradio can close it when the client goes away or presses Stop: the run is then
+        cancelled (its slot freed, the upload and any per-upload index deleted). Until the run ends it
+        yields its progress (in the metrics panel) every :data:`HEARTBEAT_S` seconds. The upload is
+        deleted when the run ends; running it again needs a new upload.
+        """
         def fail(message: str, kind: str = "error") -> tuple[str, str, None, None]:
             return present.notice_html(message, kind), "", None, None
 
         if not file:
-            return fail("请先上传问题文件 (JSONL 或 SQuAD JSON) · Upload a questions file (JSONL or SQuAD JSON) first.",
-                        "info")
+            yield fail("请先上传问题文件 (JSONL 或 SQuAD JSON) · Upload a questions file (JSONL or SQuAD JSON) first.",
+                       "info")
+            return
         path = Path(file)
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            return fail("文件已评估并删除，请重新上传 · This upload was already evaluated and removed; "
-                        "upload the file again.", "info")
+            yield fail("文件已评估并删除，请重新上传 · This upload was already evaluated and removed; "
+                       "upload the file again.", "info")
+            return
         except OSError as exc:
-            return fail(f"无法读取上传的文件 · Cannot read the uploaded file ({exc.strerror or 'error'}).")
+            yield fail(f"无法读取上传的文件 · Cannot read the uploaded file ({exc.strerror or 'error'}).")
+            return
         if size > MAX_UPLOAD_BYTES:
             path.unlink(missing_ok=True)
-            return fail(f"文件太大 · The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+            yield fail(f"文件太大 · The file is {size / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_MB} MB.")
+            return
 
-        def report_progress(done: int, total: int) -> None:
-            if progress is not None:
-                progress((done, total), desc="评估中 Evaluating", unit="questions")
-
-        def report_index_progress(stage: str, fraction: float) -> None:
-            if progress is not None:
-                progress(fraction, desc=f"索引 Indexing: {stage}")
-
-        if progress is not None:
-            progress(0, desc="读取问题 Reading questions")
+        # a first step before the run starts: Gradio keeps a generator it can close only once it has yielded
+        yield present.notice_html("评估开始 · Starting the evaluation …"), gr.skip(), gr.skip(), gr.skip()
+        job = self.runner.start(path, path.name, k=EVAL_K, retrievers=EVAL_RETRIEVERS)
+        self._jobs[session] = job
+        self._forget_upload(session, path)  # the run deletes it
         try:
-            report, scrub = self.runner.run(path, path.name, k=EVAL_K, retrievers=EVAL_RETRIEVERS,
-                                            progress=report_progress, index_progress=report_index_progress)
+            while not job.wait(HEARTBEAT_S):
+                desc, value, unit = _progress_of(job.state)
+                if progress is not None:
+                    progress(value, desc=desc, unit=unit)
+                # where Gradio can close the run (the client went away, or Stop): the metrics say how far it is
+                yield (present.notice_html(f"{desc}{_progress_count(value)} · 按「停止」结束 Press Stop to end it"),
+                       gr.skip(), gr.skip(), gr.skip())
+            report, scrub = job.result()
         except QAError as exc:
-            return fail(f"无法评估这个文件 · Cannot evaluate this file: {exc}")
+            yield fail(f"无法评估这个文件 · Cannot evaluate this file: {exc}")
+            return
+        finally:
+            job.cancel()  # no-op once it ended; else it stops at its next batch and cleans up after itself
+            if self._jobs.get(session) is job:
+                del self._jobs[session]
         out_dir = Path(tempfile.mkdtemp(prefix="eval-", dir=self.report_root))
         try:
             folder = Path(report.write(out_dir / REPORT_FOLDER))
         except QAError as exc:
-            return fail(f"无法写出报告 · Cannot write the report: {scrub.text(str(exc))}")
+            yield fail(f"无法写出报告 · Cannot write the report: {scrub.text(str(exc))}")
+            return
         # the archive sits beside the folder it holds, never inside it
         archive = shutil.make_archive(str(out_dir / REPORT_FOLDER), "zip", root_dir=folder)
         plot = folder / RANK_PLOT  # where the first relevant passage ranked (no plot when nothing was evaluated)
-        return (present.metrics_html(report.to_dict()), present.rows_html(report.rows),
-                str(plot) if plot.is_file() else None, archive)
+        yield (present.metrics_html(report.to_dict()), present.rows_html(report.rows),
+               str(plot) if plot.is_file() else None, archive)
+
+    def remember_upload(self, file: str | None, session: str = "") -> None:
+        """Note a questions file uploaded by ``session`` and not yet evaluated: deleted if the session ends."""
+        if file:
+            with self._uploads_lock:
+                self._uploads.setdefault(session, set()).add(str(file))
+
+    def _forget_upload(self, session: str, path: Path) -> None:
+        with self._uploads_lock:
+            self._uploads.get(session, set()).discard(str(path))
+
+    def session_ended(self, session: str = "") -> None:
+        """A browser session ended (tab closed, connection lost): stop its evaluation, delete its uploads."""
+        job = self._jobs.pop(session, None)
+        if job is not None:
+            job.cancel()
+        with self._uploads_lock:
+            files = self._uploads.pop(session, set())
+        for f in files:
+            Path(f).unlink(missing_ok=True)
+
+
+def _session(request: gr.Request | None) -> str:
+    """The browser session of a request (empty for a call without one)."""
+    return str(getattr(request, "session_hash", None) or "")
+
+
+def _progress_of(state: tuple[str, Any]) -> tuple[str, Any, str]:
+    """An evaluation job's state as ``gr.Progress`` arguments: (description, progress, unit)."""
+    stage, value = state
+    if stage == "questions":
+        return "评估中 Evaluating", value, "questions"
+    if stage == "reading":
+        return "读取问题 Reading questions", 0, "steps"
+    return f"索引 Indexing{stage.removeprefix('indexing')}", value, "steps"
+
+
+def _progress_count(value: Any) -> str:
+    """': 64 / 200' for (done, total), ': 40 %' for a fraction above 0."""
+    if isinstance(value, tuple):
+        return f": {value[0]:,} / {value[1]:,}"
+    return f": {value:.0%}" if value else ""
 
 
 def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blocks:
@@ -296,9 +367,15 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
     def ask_html(question: str, k: float) -> str:
         return h.ask_html(question, k)
 
-    def run_evaluation(file: str | None,
-                       progress: gr.Progress = gr.Progress()) -> tuple[str, str, str | None, str | None]:  # noqa: B008
-        return h.evaluate(file, progress)
+    def run_evaluation(file: str | None, request: gr.Request,
+                       progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, Any, Any, Any]]:  # noqa: B008
+        yield from h.evaluate_steps(file, progress, _session(request))
+
+    def remember_upload(file: str | None, request: gr.Request) -> None:
+        h.remember_upload(file, _session(request))
+
+    def session_ended(request: gr.Request) -> None:
+        h.session_ended(_session(request))
 
     limit = assistant.settings.max_eval_questions
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE_CLEANUP) as demo:
@@ -360,8 +437,9 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
                 with gr.Row():
                     upload = gr.File(label="问题文件 Questions file", file_types=EVAL_FILE_TYPES,
                                      type="filepath", elem_id="qa-eval-file", scale=3)
-                    eval_button = gr.Button("运行评估 Run evaluation", variant="primary", scale=1,
-                                            elem_id="qa-eval-run")
+                    with gr.Column(scale=1, min_width=160):
+                        eval_button = gr.Button("运行评估 Run evaluation", variant="primary", elem_id="qa-eval-run")
+                        stop_button = gr.Button("停止 Stop", variant="stop", elem_id="qa-eval-stop")
                 metrics = gr.HTML(label="metrics_html", elem_id="qa-eval-metrics", js_on_load=None)
                 with gr.Row():
                     plot = gr.Image(label="排名分布 Rank plot", type="filepath", interactive=False,
@@ -376,8 +454,12 @@ def build_ui(assistant: Assistant, handlers: QAHandlers | None = None) -> gr.Blo
                                        concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
         gr.api(ask, api_name="ask", concurrency_limit=ASK_CONCURRENCY, concurrency_id="ask")
         heading.change(h.section, heading, section, api_visibility="undocumented", api_name="section")
-        eval_button.click(run_evaluation, upload, [metrics, rows, plot, download], api_name="evaluate",
-                          concurrency_limit=EVAL_CONCURRENCY, show_progress_on=metrics)
+        # a generator: Gradio closes it when its client goes away or Stop is pressed, which cancels the run
+        evaluating = eval_button.click(run_evaluation, upload, [metrics, rows, plot, download], api_name="evaluate",
+                                       concurrency_limit=EVAL_CONCURRENCY, show_progress_on=metrics)
+        stop_button.click(None, None, None, cancels=[evaluating], api_visibility="private")
+        upload.upload(remember_upload, upload, None, api_visibility="private", queue=False)
+        demo.unload(session_ended)  # tab closed or connection lost: its run stopped, its uploads deleted
         # after a change, the header and the outline show the new collection (so does a page opened later)
         for event in (add_button.click(h.add_documents, doc_files, [doc_status, doc_table, doc_choice, doc_files],
                                        api_name="add_documents", concurrency_limit=1, concurrency_id="documents"),
