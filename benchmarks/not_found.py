@@ -47,8 +47,9 @@ from qa.normalize import to_simplified  # noqa: E402
 from qa.search import confidence_of, rank  # noqa: E402
 
 #: Weights of the new model in the order decide() uses: intercept, z(sentence, passage, lexical,
-#: coverage), legs agree, missing terms. Which ones --fit frees (the others stay 0; see Settings).
-FIT_FREE = (0, 1, 2, 4, 6)
+#: coverage), legs agree, missing terms, the asked kind of answer unmet. Which ones --fit frees (the
+#: others stay 0; see Settings).
+FIT_FREE = (0, 1, 2, 4, 6, 7)
 BINS = 10
 
 
@@ -113,7 +114,7 @@ def new_confidence(pair: Pair, profile: NullProfile, settings: Settings) -> np.n
 
 
 def design(pair: Pair, profile: NullProfile) -> np.ndarray:
-    return np.asarray([np.r_[1.0, profile.standardise(f), float(f.legs_agree), float(len(f.missing))]
+    return np.asarray([np.r_[1.0, profile.standardise(f), float(f.legs_agree), float(len(f.missing)), float(bool(f.unmet))]
                        for f in pair.features])
 
 
@@ -136,7 +137,7 @@ def fit(pairs: list[Pair], profiles: dict[str, NullProfile], squad: set[str], l2
         grad = x.T @ (weight * (p - y)) + penalty @ w
         hess = (x.T * (weight * p * (1 - p))) @ x + penalty
         w -= np.linalg.solve(hess, grad)
-    full = np.zeros(7)
+    full = np.zeros(8)
     full[list(FIT_FREE)] = w
     return tuple(round(float(v), 2) for v in full)
 

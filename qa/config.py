@@ -141,15 +141,20 @@ class Settings:
     """A web evaluation stops after this many seconds with the results so far (0: no budget)."""
 
     # --- not-found decision relative to the corpus's null profile (issue 13, qa/confidence.py) ----------
-    not_found_weights: tuple[float, ...] = (-6.27, 1.29, 0.66, 0.0, 1.39, 0.0, -1.85)
+    not_found_weights: tuple[float, ...] = (-3.92, 1.36, 0.43, 0.0, 1.27, 0.0, -3.68, -2.54)
     """Logistic model of "the corpus answers the question": intercept, then weights of how far above the
     corpus's null profile (robust z) the best sentence cosine, best passage cosine, best lexical score and
-    coverage of the top passage are, whether the dense and lexical legs agree on the top passage, and the
-    number of the question's names/numbers found nowhere in the corpus. Global (the same for every corpus),
-    fitted by ``benchmarks/not_found.py --fit`` on cross-corpus pairs (unanswerable) and the SQuAD sets'
-    own questions (answerable); the essay and paraphrase sets are held out. Coverage units: the question's
-    content bigrams plus, in a Chinese question, its Latin words and numbers (GDP, 2019). Lexical and legs-agree stay at
-    0: on held-out sets they only moved weight to what copied-word questions have. ``min_confidence`` is the cut."""
+    coverage of the top passage are, whether the dense and lexical legs agree on the top passage, the
+    number of the question's names/numbers found nowhere in the corpus, and whether the question asks for
+    a quantity or a time that none of the top passages holds. Global (the same for every corpus), fitted by
+    ``benchmarks/not_found.py --fit`` on cross-corpus pairs (unanswerable) and the CMRC and DRCD questions on
+    their own corpora (answerable); the essay and paraphrase sets are held out. Coverage units: the
+    question's content bigrams plus, in a Chinese question, its Latin words and numbers (GDP, 2019).
+    Lexical and legs-agree stay at 0: on held-out sets they only moved weight to what copied-word questions
+    have. ``min_confidence`` is the cut."""
+    answer_kind_passages: int = 3
+    """A question that asks for a quantity or a time (多少, 哪一年, how many) must find one in this many
+    top passages, else its kind of answer is ``unmet`` (see :func:`qa.confidence.asked_kind`)."""
     relevance_decay: float = 0.5
     """Per-hit confidence falls as exp(-gap / (relevance_decay * spread of the fused scores)) below the first hit's.
     0.5: on CMRC/essay/ebike a hit 0.5-1 spread below the first is relevant 4-9 % of the time; this shows

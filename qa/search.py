@@ -20,8 +20,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .config import DEFAULT_LEG_WEIGHTS, RETRIEVER_LEGS, Retriever, Settings
-from .confidence import (Decision, NullProfile, QuestionFeatures, decide, hit_relevance, question_language,
-                         specific_terms)
+from .confidence import (Decision, NullProfile, QuestionFeatures, asked_kind, decide, hit_relevance, holds_kind,
+                         question_language, specific_terms)
 from .fusion import Fused, fuse
 from .index import Index
 from .legs import Candidates, Leg, Question, Vocabulary, make_legs, prepare_question
@@ -200,11 +200,14 @@ def rank(index: Index, question: str, question_vector: np.ndarray, settings: Set
         where = _short_label(p)
         sentence_no = _best_sentence(index, top, question_vector)
     vocabulary = Vocabulary(index) if hasattr(index, "segments") else None
+    kind = asked_kind(question)
+    evidence = index.normalized_at(ranking.rows[:settings.answer_kind_passages]) if kind and len(ranking) else []
     features = QuestionFeatures(
         sentence=sentence_best, passage=passage_best,
         lexical=float(lexical.scores[0]) if len(lexical) else 0.0, coverage=cov,
         legs_agree=bool(len(dense) and len(lexical) and dense.rows[0] == lexical.rows[0]),
         missing=tuple(t for t in specific if vocabulary is not None and not _in_corpus(vocabulary, t)),
+        unmet=kind if kind and not any(holds_kind(kind, t) for t in evidence) else "",
         language=question_language(question), where=where, sentence_no=sentence_no)
     return Ranking(q, found, ranking, features, sentence_no)
 
