@@ -328,8 +328,11 @@ class DictionaryLeg:
         return _sparse_candidates(self.term_scores(question.terms), depth)
 
 
+#: Threads that run a question's other legs while the asking thread runs the dense leg.
+LEG_THREADS = 2
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+_FREE = threading.BoundedSemaphore(LEG_THREADS)
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -340,8 +343,11 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-#: Threads that run a question's other legs while the asking thread runs the dense leg.
-LEG_THREADS = 2
+def _run_freed(leg: Leg, question: Question, depth: int) -> Candidates:
+    try:
+        return leg.candidates(question, depth)
+    finally:
+        _FREE.release()
 
 
 def gather_candidates(legs: Mapping[str, Leg], names: Sequence[str], question: Question, depth: int,
@@ -349,16 +355,24 @@ def gather_candidates(legs: Mapping[str, Leg], names: Sequence[str], question: Q
     """Each named leg's candidates for a question, by name.
 
     With ``concurrent``, the dense leg runs in the calling thread while the others run on a
-    small shared thread pool: FAISS, numpy and SQLite release the GIL, so on two cores the
-    dense and lexical legs overlap. The results are the same either way.
+    small shared thread pool (FAISS, numpy and SQLite release the GIL, so on two cores the
+    legs overlap). A leg that finds the pool busy (many questions at once) runs in the
+    calling thread instead of queueing. The results are the same either way.
     """
     names = list(names)
     if not concurrent or len(names) < 2:
         return {name: legs[name].candidates(question, depth) for name in names}
     here = "dense" if "dense" in names else names[0]
-    others = {name: _pool().submit(legs[name].candidates, question, depth) for name in names if name != here}
-    mine = legs[here].candidates(question, depth)
-    return {name: (mine if name == here else others[name].result()) for name in names}
+    elsewhere = {}
+    for name in names:
+        if name != here and _FREE.acquire(blocking=False):
+            elsewhere[name] = _pool().submit(_run_freed, legs[name], question, depth)
+    found = {here: legs[here].candidates(question, depth)}
+    for name in names:
+        if name != here and name not in elsewhere:
+            found[name] = legs[name].candidates(question, depth)
+    found.update({name: future.result() for name, future in elsewhere.items()})
+    return {name: found[name] for name in names}
 
 
 def make_legs(index: Index, settings: Settings) -> dict[str, Leg]:

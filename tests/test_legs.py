@@ -118,3 +118,19 @@ def test_remembered_dense_scores_equal_fresh_exact_ones(fake_settings, fake_embe
         other = fake_embedder.encode_questions(["经费"])[0]  # another question is not served the first's scores
         assert leg.score_rows(rows[:3], other) == pytest.approx(
             np.maximum(*DenseLeg(index, settings)._parts(rows[:3], other.astype(np.float32))), abs=1e-6)
+
+
+def test_legs_gathered_concurrently_give_what_they_give_one_by_one(small):
+    from qa.legs import gather_candidates
+
+    index, settings = small.index, small.settings
+    legs = make_legs(index, settings)
+    for text in ("专项经费接受审计监督", "社区工作者待遇", "How is funding audited?"):
+        q = prepare_question(index, text, small.embedder.encode_questions([text])[0], settings)
+        names = ("dense", "lexical", "dictionary")
+        together = gather_candidates(legs, names, q, 5)
+        alone = gather_candidates(legs, names, q, 5, concurrent=False)
+        assert list(together) == list(names)
+        for name in names:
+            assert together[name].rows.tolist() == alone[name].rows.tolist()
+            assert together[name].scores.tolist() == alone[name].scores.tolist()
