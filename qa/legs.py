@@ -137,6 +137,7 @@ class DenseLeg:
     """Cosine of the question with a passage's whole text or its best sentence, whichever is higher."""
 
     name = "dense"
+    thread_safe = True
 
     def __init__(self, index: Index, settings: Settings) -> None:
         self.index = index
@@ -268,6 +269,7 @@ class LexicalLeg:
     """BM25 of the question's own words and bigrams."""
 
     name = "lexical"
+    thread_safe = True
 
     def __init__(self, index: Index) -> None:
         self.index = index
@@ -288,6 +290,7 @@ class DictionaryLeg:
     "Whig party", scores nothing through a common part of it, 党)."""
 
     name = "dictionary"
+    thread_safe = True
 
     def __init__(self, index: Index) -> None:
         self.index = index
@@ -356,11 +359,12 @@ def gather_candidates(legs: Mapping[str, Leg], names: Sequence[str], question: Q
 
     With ``concurrent``, the dense leg runs in the calling thread while the others run on a
     small shared thread pool (FAISS, numpy and SQLite release the GIL, so on two cores the
-    legs overlap). A leg that finds the pool busy (many questions at once) runs in the
+    legs overlap); only when every leg says ``thread_safe`` (the legs here do; another
+    store's legs, sharing one client, run one by one). A leg that finds the pool busy (many questions at once) runs in the
     calling thread instead of queueing. The results are the same either way.
     """
     names = list(names)
-    if not concurrent or len(names) < 2:
+    if not concurrent or len(names) < 2 or not all(getattr(legs[n], "thread_safe", False) for n in names):
         return {name: legs[name].candidates(question, depth) for name in names}
     here = "dense" if "dense" in names else names[0]
     elsewhere = {}

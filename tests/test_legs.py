@@ -134,3 +134,23 @@ def test_legs_gathered_concurrently_give_what_they_give_one_by_one(small):
         for name in names:
             assert together[name].rows.tolist() == alone[name].rows.tolist()
             assert together[name].scores.tolist() == alone[name].scores.tolist()
+
+
+def test_legs_not_marked_thread_safe_run_in_the_asking_thread(small):
+    import threading
+
+    from qa.legs import Candidates, gather_candidates
+
+    class Recording:
+        def __init__(self, name):
+            self.name, self.threads = name, []
+
+        def candidates(self, question, depth):
+            self.threads.append(threading.get_ident())
+            return Candidates.none()
+
+    legs = {"dense": Recording("dense"), "lexical": Recording("lexical")}
+    q = prepare_question(small.index, "经费", small.embedder.encode_questions(["经费"])[0], small.settings)
+    found = gather_candidates(legs, ("dense", "lexical"), q, 5)
+    assert set(found) == {"dense", "lexical"}
+    assert legs["dense"].threads == legs["lexical"].threads == [threading.get_ident()]
