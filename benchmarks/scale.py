@@ -21,8 +21,9 @@ Every measurement of a size runs in a fresh subprocess, one after another:
   holds ((passages + sentences) x 384 x 4 bytes). Then ``qa.search.search`` with
   precomputed question vectors (= everything but question encoding), p50/p95 over
   ``--questions`` questions after one warm-up, wall and CPU time (CPU time is the
-  better guide on a shared machine), and the mean time of each stage (question
-  preparation, each leg, fusion, reading the top k passages, highlights) and of each
+  better guide on a shared machine), and the mean wall and CPU time of each stage
+  (question preparation, each leg, fusion, the dense evidence, the question's specific
+  terms, reading the top k passages, highlights; run one by one) and of each
   part of the dense leg (normalisation sample, passage and sentence index searches,
   exact rescoring of the candidates).
   Then ANN recall: the top 10 rows of ``DenseLeg.candidates`` at the default depth with
@@ -176,36 +177,34 @@ def _timed_search(index, legs, settings, text, vector) -> tuple[float, float, li
     return (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000, [h.passage_id for h in answer]
 
 
-def _stage_times(index, legs, settings, text, vector) -> dict[str, float]:
-    """The stages of ``qa.search.search``, run one by one (ms)."""
+def _stage_times(index, legs, settings, text, vector) -> dict[str, tuple[float, float]]:
+    """The stages of ``qa.search.search``, run one by one: (wall ms, CPU ms of this thread)."""
     from qa.config import RETRIEVER_LEGS
+    from qa.confidence import specific_terms
     from qa.fusion import fuse
     from qa.legs import prepare_question
     from qa.search import _highlights
 
-    out = {}
-    t = time.perf_counter()
-    q = prepare_question(index, text, vector, settings)
-    out["prepare_question"] = time.perf_counter() - t
+    out: dict[str, tuple[float, float]] = {}
+
+    def clock(name: str, run: Callable[[], Any]) -> Any:
+        t, c = time.perf_counter(), time.thread_time()
+        result = run()
+        out[name] = ((time.perf_counter() - t) * 1000, (time.thread_time() - c) * 1000)
+        return result
+
+    q = clock("prepare_question", lambda: prepare_question(index, text, vector, settings))
     depth = max(settings.candidate_depth, settings.k)
-    found = {}
-    for name in RETRIEVER_LEGS[settings.retriever]:
-        t = time.perf_counter()
-        found[name] = legs[name].candidates(q, depth)
-        out[f"leg_{name}"] = time.perf_counter() - t
-    t = time.perf_counter()
-    ranking = fuse(found, settings.leg_weights, settings.fusion, settings.rrf_k)
-    out["fuse"] = time.perf_counter() - t
+    found = {name: clock(f"leg_{name}", lambda name=name: legs[name].candidates(q, depth))
+             for name in RETRIEVER_LEGS[settings.retriever]}
+    ranking = clock("fuse", lambda: fuse(found, settings.leg_weights, settings.fusion, settings.rrf_k))
+    if "dense" in found and hasattr(legs["dense"], "best_cosines"):
+        clock("dense_evidence", lambda: legs["dense"].best_cosines(found["dense"].rows, vector))
+    clock("specific_terms", lambda: specific_terms(text))
     rows = ranking.rows[:settings.k]
-    t = time.perf_counter()
-    index.passages_at(rows)
-    index.normalized_at(rows)
-    out["read_passages"] = time.perf_counter() - t
-    t = time.perf_counter()
-    for row in rows.tolist():
-        _highlights(index, row, vector, settings)
-    out["highlights"] = time.perf_counter() - t
-    return {k: v * 1000 for k, v in out.items()}
+    clock("read_passages", lambda: (index.passages_at(rows), index.normalized_at(rows)))
+    clock("highlights", lambda: [_highlights(index, row, vector, settings) for row in rows.tolist()])
+    return out
 
 
 def worker_query(n: int, work: Path, n_questions: int) -> dict[str, Any]:
@@ -255,12 +254,16 @@ def worker_query(n: int, work: Path, n_questions: int) -> dict[str, Any]:
     hit_k = sum(gold in ids for (_, gold, _), (_, _, ids) in zip(chosen, timed)) / len(chosen)
     rss2 = _rss_mb()
     stages: dict[str, list[float]] = {}
+    stages_cpu: dict[str, list[float]] = {}
     for (q, _, _), v in zip(chosen, vectors):
-        for k, ms in _stage_times(index, legs, settings, q, v).items():
+        for k, (ms, cpu_ms) in _stage_times(index, legs, settings, q, v).items():
             stages.setdefault(k, []).append(ms)
+            stages_cpu.setdefault(k, []).append(cpu_ms)
     stage_mean = {k: round(statistics.mean(v), 2) for k, v in stages.items()}
     stage_mean["unaccounted"] = round(statistics.mean(lat) - sum(stage_mean.values()), 2)
     stage_p95 = {k: round(_pct(v, 0.95), 2) for k, v in stages.items()}
+    stage_cpu_mean = {k: round(statistics.mean(v), 2) for k, v in stages_cpu.items()}
+    stage_cpu_mean["unaccounted"] = round(statistics.mean(cpu) - sum(stage_cpu_mean.values()), 2)
 
     # the dense leg's parts (DenseLeg.candidates done step by step), mean ms
     dense_parts: dict[str, list[float]] = {}
@@ -287,7 +290,10 @@ def worker_query(n: int, work: Path, n_questions: int) -> dict[str, Any]:
         dense_parts.setdefault("sentence index search", []).append(time.perf_counter() - t)
         rows = np.unique(np.concatenate(found))
         t = time.perf_counter()
-        dleg.score_rows(rows, qv)
+        if hasattr(dleg, "_parts"):  # since the leg remembers a question's scores: time the computation itself
+            dleg._parts(rows, qv)
+        else:
+            dleg.score_rows(rows, qv)
         dense_parts.setdefault("rescore candidates exactly", []).append(time.perf_counter() - t)
     dense_mean = {k: round(statistics.mean(v) * 1000, 2) for k, v in dense_parts.items()}
     dense_mean["sample size (passages)"] = int(len(dleg._sample))
@@ -334,7 +340,8 @@ def worker_query(n: int, work: Path, n_questions: int) -> dict[str, Any]:
         "search_cpu_p50_ms": round(_pct(cpu, 0.5), 2), "search_cpu_p95_ms": round(_pct(cpu, 0.95), 2),
         "jieba_init_s": round(jieba_s, 2), "loadavg": os.getloadavg(), "faiss_threads": faiss.omp_get_max_threads(),
         "fake_encode_p50_ms": round(_pct(enc, 0.5), 3),
-        "stage_mean_ms": stage_mean, "stage_p95_ms": stage_p95, "dense_leg_parts_mean_ms": dense_mean,
+        "stage_mean_ms": stage_mean, "stage_p95_ms": stage_p95, "stage_cpu_mean_ms": stage_cpu_mean,
+        "dense_leg_parts_mean_ms": dense_mean,
         "hybrid_hit_at_k_gold": round(hit_k, 3), "k": settings.k,
         "recall_questions": len(rq), "dense_leg_recall10_vs_exact": round(recall10, 4),
         "sentence_index_recall_at_%d" % sent_k: round(sent_recall, 4),
@@ -481,14 +488,26 @@ def render_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> 
         ("  of which anonymous MiB", lambda r: f"{q(r)['rss_after_queries_anon_delta_mb']:,.0f}"),
         ("search p50 ms (all but encoding)", lambda r: f"{q(r)['search_p50_ms']:.1f}"),
         ("search p95 ms (all but encoding)", lambda r: f"{q(r)['search_p95_ms']:.1f}"),
-        ("  mean ms: prepare question", lambda r: f"{q(r)['stage_mean_ms']['prepare_question']:.1f}"),
-        ("  mean ms: dense leg", lambda r: f"{q(r)['stage_mean_ms']['leg_dense']:.1f}"),
-        ("  mean ms: lexical leg", lambda r: f"{q(r)['stage_mean_ms']['leg_lexical']:.1f}"),
-        ("  mean ms: dictionary leg", lambda r: f"{q(r)['stage_mean_ms']['leg_dictionary']:.2f}"),
-        ("  mean ms: fuse", lambda r: f"{q(r)['stage_mean_ms']['fuse']:.1f}"),
-        ("  mean ms: read top-k passages (SQLite)", lambda r: f"{q(r)['stage_mean_ms']['read_passages']:.1f}"),
-        ("  mean ms: highlights of top k", lambda r: f"{q(r)['stage_mean_ms']['highlights']:.1f}"),
-        ("  mean ms: unaccounted (noise, hit objects)", lambda r: f"{q(r)['stage_mean_ms']['unaccounted']:.1f}"),
+        ("  mean ms wall / CPU: prepare question", lambda r: f"{q(r)['stage_mean_ms']['prepare_question']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['prepare_question']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['prepare_question']:.1f}"),
+        ("  mean ms wall / CPU: dense leg", lambda r: f"{q(r)['stage_mean_ms']['leg_dense']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['leg_dense']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['leg_dense']:.1f}"),
+        ("  mean ms wall / CPU: lexical leg", lambda r: f"{q(r)['stage_mean_ms']['leg_lexical']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['leg_lexical']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['leg_lexical']:.1f}"),
+        ("  mean ms wall / CPU: dictionary leg", lambda r: f"{q(r)['stage_mean_ms']['leg_dictionary']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['leg_dictionary']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['leg_dictionary']:.1f}"),
+        ("  mean ms wall / CPU: fuse", lambda r: f"{q(r)['stage_mean_ms']['fuse']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['fuse']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['fuse']:.1f}"),
+        ("  mean ms wall / CPU: dense evidence (best cosines)", lambda r: f"{q(r)['stage_mean_ms']['dense_evidence']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['dense_evidence']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['dense_evidence']:.1f}"),
+        ("  mean ms wall / CPU: specific terms (confidence.py)", lambda r: f"{q(r)['stage_mean_ms']['specific_terms']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['specific_terms']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['specific_terms']:.1f}"),
+        ("  mean ms wall / CPU: read top-k passages (SQLite)", lambda r: f"{q(r)['stage_mean_ms']['read_passages']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['read_passages']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['read_passages']:.1f}"),
+        ("  mean ms wall / CPU: highlights of top k", lambda r: f"{q(r)['stage_mean_ms']['highlights']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['highlights']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['highlights']:.1f}"),
+        ("  mean ms wall / CPU: unaccounted (noise, hit objects)", lambda r: f"{q(r)['stage_mean_ms']['unaccounted']:.1f} / "
+         f"{q(r)['stage_cpu_mean_ms']['unaccounted']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['unaccounted']:.1f}"),
         ("    dense: score normalisation sample", lambda r: f"{q(r)['dense_leg_parts_mean_ms']['score normalisation sample exactly']:.1f}"),
         ("    dense: passage index search", lambda r: f"{q(r)['dense_leg_parts_mean_ms']['passage index search']:.1f}"),
         ("    dense: sentence index search", lambda r: f"{q(r)['dense_leg_parts_mean_ms']['sentence index search']:.1f}"),

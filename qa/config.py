@@ -112,8 +112,10 @@ class Settings:
     smaller sets are searched exactly."""
     ann_nlist: int = 0
     """IVF cells; 0 picks about the square root of the number of vectors."""
-    ann_nprobe: int = 64
-    """IVF cells searched per question (more: better recall, slower)."""
+    ann_nprobe: int = 192
+    """IVF cells searched per question (more: better recall, slower). 192 of the ~√n cells: dense-leg
+    recall@10 0.965 against exact search at 100k passages / 413k sentences (64: 0.885, 128: 0.931),
+    measured with the fake encoder's vectors, which cluster worse than a real model's."""
     ann_codec: Literal["sq8", "flat"] = "sq8"
     """How IVF stores vectors: ``sq8`` (one byte per dimension, a quarter of the memory) or ``flat``."""
     max_segments: int = 8

@@ -20,16 +20,19 @@ The legs here:
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from .config import Settings
 from .index import Index
-from .lexical import SparseScores, bm25, combine, term_scores
+from .lexical import SparseScores, bm25, combine, term_scores, top_order
 from .normalize import content_bigrams, has_cjk, lexical_tokens
 from .translate import Term, dictionary, english_terms
+from .vectors import inner
 
 #: Sentences asked of the sentence index per candidate passage wanted (several sentences share a passage).
 SENTENCES_PER_CANDIDATE = 4
@@ -102,7 +105,7 @@ class Leg(Protocol):
 
 
 def _top(rows: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((rows, -scores))[:depth]
+    order = top_order(rows, scores, depth)
     return rows[order], scores[order]
 
 
@@ -114,47 +117,76 @@ def normalisation_rows(live_rows: np.ndarray, settings: Settings) -> np.ndarray:
     return live_rows[np.linspace(0, len(live_rows) - 1, settings.normalisation_sample).astype(np.int64)]
 
 
+class _Scored:
+    """Exact dense scores already computed for one question: row -> (whole-passage cosine, best sentence
+    cosine, -inf when the passage has no sentences). Fusion, the evidence and the hits ask again for rows
+    the leg has just scored; they are read back, not recomputed."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, tuple[float, float]] = {}
+
+    def add(self, rows: np.ndarray, passage: np.ndarray, sentence: np.ndarray) -> None:
+        self.known.update(zip(rows.tolist(), zip(passage.tolist(), sentence.tolist())))
+
+
+#: Questions whose exact dense scores a leg remembers (concurrent questions each keep theirs).
+REMEMBERED_QUESTIONS = 16
+
+
 class DenseLeg:
     """Cosine of the question with a passage's whole text or its best sentence, whichever is higher."""
 
     name = "dense"
+    thread_safe = True
 
     def __init__(self, index: Index, settings: Settings) -> None:
         self.index = index
         self._sample = normalisation_rows(index.live_rows, settings)
-        self._sample_vectors: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._matrix, self._n_sample, self._starts = self._gather(self._sample)
+        self._recent: dict[bytes, _Scored] = {}
+        self._lock = threading.Lock()
+
+    def _gather(self, rows: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        """The vectors of some passages and of all their sentences as one contiguous float32 matrix
+        (passages first, then each passage's sentences in a run), built once so that scoring the
+        normalisation sample is one matrix-vector product a question, not a gather from the memory maps."""
+        passages, sentences, counts_all = [], [], []
+        for seg, _, local in self.index.locate(rows):
+            passages.append(np.asarray(seg.passage_vectors.vectors[local], dtype=np.float32))
+            lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
+            counts = hi - lo
+            first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            sent_rows = np.repeat(lo - first, counts) + np.arange(int(counts.sum()))
+            sentences.append(np.asarray(seg.sentence_vectors.vectors[sent_rows], dtype=np.float32))
+            counts_all.append(counts)
+        dim = self.index.dimension
+        counts = np.concatenate(counts_all) if counts_all else np.zeros(0, np.int64)
+        matrix = np.ascontiguousarray(np.concatenate(passages + sentences) if passages
+                                      else np.zeros((0, dim), np.float32))
+        return matrix, len(rows), np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def _sample_parts(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whole-passage and best-sentence cosines of the normalisation sample (-inf: no sentences)."""
+        sims = inner(self._matrix, q)
+        passage, sentences = sims[:self._n_sample].astype(np.float64), sims[self._n_sample:]
+        best = np.full(self._n_sample, -np.inf)
+        starts = self._starts
+        has = starts[1:] > starts[:-1]
+        if has.any():  # a passage's sentences are contiguous: the best of each run
+            best[has] = np.maximum.reduceat(sentences, starts[:-1][has])
+        return passage, best
 
     def _sample_scores(self, q: np.ndarray) -> np.ndarray:
-        """Dense scores of the normalisation sample: its vectors are gathered once, then two products a question."""
-        if self._sample_vectors is None:
-            passages, sentences, counts_all = [], [], []
-            for seg, _, local in self.index.locate(self._sample):
-                passages.append(np.asarray(seg.passage_vectors.vectors[local], dtype=np.float32))
-                lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
-                counts = hi - lo
-                first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-                rows = np.repeat(lo - first, counts) + np.arange(int(counts.sum()))
-                sentences.append(np.asarray(seg.sentence_vectors.vectors[rows], dtype=np.float32))
-                counts_all.append(counts)
-            dim = self.index.dimension
-            counts = np.concatenate(counts_all) if counts_all else np.zeros(0, np.int64)
-            self._sample_vectors = (np.concatenate(passages) if passages else np.zeros((0, dim), np.float32),
-                                    np.concatenate(sentences) if sentences else np.zeros((0, dim), np.float32),
-                                    np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-        passages, sentences, starts = self._sample_vectors
-        best = passages @ q
-        if len(sentences):  # a passage's sentences are contiguous: the best of each run
-            has = starts[1:] > starts[:-1]
-            best[has] = np.maximum(best[has], np.maximum.reduceat(sentences @ q, starts[:-1][has]))
-        return best.astype(np.float64)
+        """Dense scores of the normalisation sample."""
+        passage, sentence = self._sample_parts(q.astype(np.float32))
+        return np.maximum(passage, sentence)
 
-    def score_rows(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Exact dense scores of some global rows."""
-        rows = np.asarray(rows, dtype=np.int64)
-        out = np.full(len(rows), -1.0)
-        q = q.astype(np.float32)
+    def _parts(self, rows: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact whole-passage and best-sentence cosines of some global rows, read from the stored vectors."""
+        passage = np.full(len(rows), -1.0)
+        sentence = np.full(len(rows), -np.inf)
         for seg, pos, local in self.index.locate(rows):
-            best = seg.passage_vectors.exact(local, q)
+            passage[pos] = seg.passage_vectors.exact(local, q)
             lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
             counts = hi - lo
             has = counts > 0
@@ -163,29 +195,53 @@ class DenseLeg:
                 starts = np.concatenate([[0], np.cumsum(counts_h)[:-1]])
                 sent_rows = np.repeat(lo[has] - starts, counts_h) + np.arange(int(counts_h.sum()))
                 sims = seg.sentence_vectors.exact(sent_rows, q)
-                best[has] = np.maximum(best[has], np.maximum.reduceat(sims, starts))
-            out[pos] = best
-        return out
+                sentence[pos[has]] = np.maximum.reduceat(sims, starts)
+        return passage, sentence
+
+    def _scored(self, q: np.ndarray) -> _Scored:
+        """The remembered scores of a question (a new, empty record for a question not seen lately)."""
+        key = q.tobytes()
+        with self._lock:
+            scored = self._recent.get(key)
+            if scored is None:
+                scored = self._recent[key] = _Scored()
+                while len(self._recent) > REMEMBERED_QUESTIONS:
+                    self._recent.pop(next(iter(self._recent)))
+            return scored
+
+    def _exact_parts(self, rows: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_parts`, computing only the rows not already scored for this question."""
+        rows = np.asarray(rows, dtype=np.int64)
+        q = q.astype(np.float32)
+        scored = self._scored(q)
+        known = scored.known
+        missing = np.array([r not in known for r in rows.tolist()], dtype=bool)
+        if missing.any():
+            new = np.unique(rows[missing])
+            scored.add(new, *self._parts(new, q))
+        got = [known[r] for r in rows.tolist()]
+        return (np.array([g[0] for g in got], dtype=np.float64), np.array([g[1] for g in got], dtype=np.float64))
+
+    def score_rows(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Exact dense scores of some global rows."""
+        passage, sentence = self._exact_parts(rows, q)
+        return np.maximum(passage, sentence)
 
     def best_cosines(self, rows: np.ndarray, q: np.ndarray) -> tuple[float, float]:
         """The best whole-passage cosine and the best sentence cosine among some passages (their evidence)."""
-        best_p, best_s = -1.0, -1.0
-        q = q.astype(np.float32)
-        for seg, _, local in self.index.locate(np.asarray(rows, dtype=np.int64)):
-            best_p = max(best_p, float(seg.passage_vectors.exact(local, q).max()))
-            lo, hi = seg.sent_offsets[local], seg.sent_offsets[local + 1]
-            counts = hi - lo
-            if counts.sum():
-                first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-                sent_rows = np.repeat(lo - first, counts) + np.arange(int(counts.sum()))
-                best_s = max(best_s, float(seg.sentence_vectors.exact(sent_rows, q).max()))
+        if not len(rows):
+            return -1.0, -1.0
+        passage, sentence = self._exact_parts(rows, q)
+        best_p, best_s = float(passage.max()), float(sentence.max())
         return best_p, (best_s if best_s > -1.0 else best_p)
 
     def candidates(self, question: Question, depth: int) -> Candidates:
         q = question.vector.astype(np.float32)
-        sample_scores = self._sample_scores(q)
+        passage, sentence = self._sample_parts(q)
+        sample_scores = np.maximum(passage, sentence)
         mean, std = (float(sample_scores.mean()), float(sample_scores.std())) if len(sample_scores) else (0.0, 0.0)
         if len(self._sample) == self.index.size:  # a small corpus: every passage was just scored exactly
+            self._scored(q).add(self._sample, passage, sentence)
             rows, scores = _top(self._sample, sample_scores, depth)
             return Candidates(rows, scores, mean, std, lambda r: self.score_rows(r, q))
         found: list[np.ndarray] = []
@@ -213,6 +269,7 @@ class LexicalLeg:
     """BM25 of the question's own words and bigrams."""
 
     name = "lexical"
+    thread_safe = True
 
     def __init__(self, index: Index) -> None:
         self.index = index
@@ -233,6 +290,7 @@ class DictionaryLeg:
     "Whig party", scores nothing through a common part of it, 党)."""
 
     name = "dictionary"
+    thread_safe = True
 
     def __init__(self, index: Index) -> None:
         self.index = index
@@ -271,6 +329,54 @@ class DictionaryLeg:
         if not question.terms or len(bm25(self.index.lexical, question.tokens).rows):
             return Candidates.none()
         return _sparse_candidates(self.term_scores(question.terms), depth)
+
+
+#: Threads that run a question's other legs while the asking thread runs the dense leg.
+LEG_THREADS = 2
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_FREE = threading.BoundedSemaphore(LEG_THREADS)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=LEG_THREADS, thread_name_prefix="qa-leg")
+        return _POOL
+
+
+def _run_freed(leg: Leg, question: Question, depth: int) -> Candidates:
+    try:
+        return leg.candidates(question, depth)
+    finally:
+        _FREE.release()
+
+
+def gather_candidates(legs: Mapping[str, Leg], names: Sequence[str], question: Question, depth: int,
+                      concurrent: bool = True) -> dict[str, Candidates]:
+    """Each named leg's candidates for a question, by name.
+
+    With ``concurrent``, the dense leg runs in the calling thread while the others run on a
+    small shared thread pool (FAISS, numpy and SQLite release the GIL, so on two cores the
+    legs overlap); only when every leg says ``thread_safe`` (the legs here do; another
+    store's legs, sharing one client, run one by one). A leg that finds the pool busy (many questions at once) runs in the
+    calling thread instead of queueing. The results are the same either way.
+    """
+    names = list(names)
+    if not concurrent or len(names) < 2 or not all(getattr(legs[n], "thread_safe", False) for n in names):
+        return {name: legs[name].candidates(question, depth) for name in names}
+    here = "dense" if "dense" in names else names[0]
+    elsewhere = {}
+    for name in names:
+        if name != here and _FREE.acquire(blocking=False):
+            elsewhere[name] = _pool().submit(_run_freed, legs[name], question, depth)
+    found = {here: legs[here].candidates(question, depth)}
+    for name in names:
+        if name != here and name not in elsewhere:
+            found[name] = legs[name].candidates(question, depth)
+    found.update({name: future.result() for name, future in elsewhere.items()})
+    return {name: found[name] for name in names}
 
 
 def make_legs(index: Index, settings: Settings) -> dict[str, Leg]:

@@ -97,8 +97,20 @@ class SparseScores:
         """The ``depth`` best (rows, scores), best first; ties broken by row."""
         if len(self.rows) == 0:
             return self.rows, self.scores
-        order = np.lexsort((self.rows, -self.scores))[:depth]
+        order = top_order(self.rows, self.scores, depth)
         return self.rows[order], self.scores[order]
+
+
+def top_order(rows: np.ndarray, scores: np.ndarray, depth: int) -> np.ndarray:
+    """Positions of the ``depth`` best scores, best first, ties by lower row: the first ``depth`` of a full
+    sort, without sorting everything (only the scores at or above the ``depth``-th best are sorted)."""
+    if depth <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if len(scores) > 4 * depth:
+        kth = np.partition(scores, len(scores) - depth)[len(scores) - depth]
+        keep = np.flatnonzero(scores >= kth)  # every tie of the depth-th score, so ties break as in a full sort
+        return keep[np.lexsort((rows[keep], -scores[keep]))][:depth]
+    return np.lexsort((rows, -scores))[:depth]
 
 
 class CorpusStatistics:
@@ -109,6 +121,12 @@ class CorpusStatistics:
         self.n_passages = int(sum(int(s.alive.sum()) for s in self.segments))
         total = sum(float(s.postings.lengths[s.alive].sum()) for s in self.segments)
         self.mean_length = total / self.n_passages if self.n_passages else 1.0
+        self.n_rows = max((s.row_start + len(s.alive) for s in self.segments), default=0)
+        """One past the highest global row (the size of a dense score accumulator)."""
+        # Per segment, once: BM25's length norm of every row (the same float32 arithmetic as row by row)
+        # and whether every row is live (then a term's postings need no live mask).
+        self._norms = [K1 * (1 - B + B * np.asarray(s.postings.lengths) / self.mean_length) for s in self.segments]
+        self._all_alive = [bool(s.alive.all()) for s in self.segments]
 
 
 def term_scores(stats: CorpusStatistics, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -120,16 +138,16 @@ def term_scores(stats: CorpusStatistics, terms: Iterable[str]) -> dict[str, tupl
     if not terms or not stats.n_passages:
         return {}
     parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for seg in stats.segments:
+    for seg, norms, all_alive in zip(stats.segments, stats._norms, stats._all_alive):
         p = seg.postings
         for term, col in p.lookup(terms).items():
             lo, hi = int(p.indptr[col]), int(p.indptr[col + 1])
             local = np.asarray(p.rows[lo:hi])
-            live = seg.alive[local]
-            local = local[live]
-            tf = np.asarray(p.tf[lo:hi])[live].astype(np.float64)
-            norm = K1 * (1 - B + B * p.lengths[local] / stats.mean_length)
-            parts.setdefault(term, []).append((local.astype(np.int64) + seg.row_start, tf / (tf + norm)))
+            tf = np.asarray(p.tf[lo:hi], dtype=np.float64)
+            if not all_alive:
+                live = seg.alive[local]
+                local, tf = local[live], tf[live]
+            parts.setdefault(term, []).append((local.astype(np.int64) + seg.row_start, tf / (tf + norms[local])))
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     n = stats.n_passages
     for term, pieces in parts.items():
@@ -148,8 +166,30 @@ def combine(contributions: dict[str, tuple[np.ndarray, np.ndarray]], tokens: Seq
         return SparseScores.empty(n_passages)
     rows = np.concatenate([contributions[t][0] for t in counts])
     scores = np.concatenate([contributions[t][1] * c for t, c in counts.items()])
+    return SparseScores(*_accumulate(rows, scores), n_passages)
+
+
+#: Above this many postings per corpus row, scores are summed in an array of every row (no sort).
+DENSE_ACCUMULATION_SHARE = 1 / 64
+
+
+def _accumulate(rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the scores of equal rows: (sorted distinct rows, their sums), added in the order given.
+
+    Many postings (a common term in a large corpus): one ``bincount`` over an array as long
+    as the corpus, no sort. Few: sort the distinct rows. Both add a row's scores in the
+    same order, so the sums are the same to the last bit. Every BM25 contribution is
+    positive, so a row with postings never sums to 0 and the non-zero rows are the matched ones.
+    """
+    if not len(rows):
+        return rows.astype(np.int64), scores.astype(np.float64)
+    size = int(rows.max()) + 1
+    if len(rows) >= size * DENSE_ACCUMULATION_SHARE:
+        sums = np.bincount(rows, weights=scores, minlength=size)
+        hit = np.flatnonzero(sums)
+        return hit.astype(np.int64), sums[hit]
     uniq, inverse = np.unique(rows, return_inverse=True)
-    return SparseScores(uniq, np.bincount(inverse, weights=scores), n_passages)
+    return uniq, np.bincount(inverse, weights=scores)
 
 
 def bm25(stats: CorpusStatistics, tokens: Sequence[str]) -> SparseScores:

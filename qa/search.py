@@ -24,7 +24,7 @@ from .confidence import (Decision, NullProfile, QuestionFeatures, asked_kind, de
                          question_language, specific_terms)
 from .fusion import Fused, fuse
 from .index import Index
-from .legs import Candidates, Leg, Question, Vocabulary, make_legs, prepare_question
+from .legs import Candidates, Leg, Question, Vocabulary, gather_candidates, make_legs, prepare_question
 from .normalize import has_cjk, normalize
 from .passages import PATH_SEPARATOR, Passage
 from .translate import Term, word_renderings
@@ -181,7 +181,7 @@ def rank(index: Index, question: str, question_vector: np.ndarray, settings: Set
     legs = legs or make_legs(index, settings)
     q = prepare_question(index, question, question_vector, settings)
     depth = max(settings.candidate_depth, depth or 0)
-    found = {name: legs[name].candidates(q, depth) for name in RETRIEVER_LEGS[retriever]}
+    found = gather_candidates(legs, RETRIEVER_LEGS[retriever], q, depth)
     ranking = fuse(found, settings.leg_weights, settings.fusion, settings.rrf_k)
     dense_leg = legs["dense"]
     dense = found.get("dense") or dense_leg.candidates(q, depth)  # type: ignore[attr-defined]

@@ -96,3 +96,61 @@ def test_answers_carry_a_decision_reason_and_monotone_hit_confidence(small):
     confidences = [h.confidence for h in answer]
     assert confidences == sorted(confidences, reverse=True) and confidences[0] == answer.confidence
     assert (small.index.folder / "null_profile.json").exists()  # fitted once, stored beside the index
+
+
+def test_remembered_dense_scores_equal_fresh_exact_ones(fake_settings, fake_embedder):
+    """Scores read back for a question (fusion, evidence) are the exact scores, for rows scored or not."""
+    docs = [document_from_text(f"第{i}号文件讲第{i}件事情。它和第{i + 1}号文件有关。", f"d{i}", source=f"d{i}.txt")
+            for i in range(40)]
+    for sample in (8, 1024):  # candidates from the vector indexes; every passage scored as the sample
+        settings = fake_settings.with_(normalisation_sample=sample, candidate_depth=5)
+        assistant = Assistant(docs, settings, embedder=fake_embedder)
+        index = assistant.index
+        q = fake_embedder.encode_questions(["第7号文件讲什么"])[0]
+        leg = DenseLeg(index, settings)
+        cands = leg.candidates(prepare_question(index, "第7号文件讲什么", q, settings), 5)
+        rows = np.concatenate([cands.rows, index.live_rows[::3]])
+        fresh_p, fresh_s = DenseLeg(index, settings)._parts(rows, q.astype(np.float32))
+        assert leg.score_rows(rows, q) == pytest.approx(np.maximum(fresh_p, fresh_s), abs=1e-6)
+        assert cands.score_of(rows) == pytest.approx(np.maximum(fresh_p, fresh_s), abs=1e-6)
+        best_p, best_s = leg.best_cosines(rows, q)
+        assert (best_p, best_s) == pytest.approx((fresh_p.max(), fresh_s.max()), abs=1e-6)
+        other = fake_embedder.encode_questions(["经费"])[0]  # another question is not served the first's scores
+        assert leg.score_rows(rows[:3], other) == pytest.approx(
+            np.maximum(*DenseLeg(index, settings)._parts(rows[:3], other.astype(np.float32))), abs=1e-6)
+
+
+def test_legs_gathered_concurrently_give_what_they_give_one_by_one(small):
+    from qa.legs import gather_candidates
+
+    index, settings = small.index, small.settings
+    legs = make_legs(index, settings)
+    for text in ("专项经费接受审计监督", "社区工作者待遇", "How is funding audited?"):
+        q = prepare_question(index, text, small.embedder.encode_questions([text])[0], settings)
+        names = ("dense", "lexical", "dictionary")
+        together = gather_candidates(legs, names, q, 5)
+        alone = gather_candidates(legs, names, q, 5, concurrent=False)
+        assert list(together) == list(names)
+        for name in names:
+            assert together[name].rows.tolist() == alone[name].rows.tolist()
+            assert together[name].scores.tolist() == alone[name].scores.tolist()
+
+
+def test_legs_not_marked_thread_safe_run_in_the_asking_thread(small):
+    import threading
+
+    from qa.legs import Candidates, gather_candidates
+
+    class Recording:
+        def __init__(self, name):
+            self.name, self.threads = name, []
+
+        def candidates(self, question, depth):
+            self.threads.append(threading.get_ident())
+            return Candidates.none()
+
+    legs = {"dense": Recording("dense"), "lexical": Recording("lexical")}
+    q = prepare_question(small.index, "经费", small.embedder.encode_questions(["经费"])[0], small.settings)
+    found = gather_candidates(legs, ("dense", "lexical"), q, 5)
+    assert set(found) == {"dense", "lexical"}
+    assert legs["dense"].threads == legs["lexical"].threads == [threading.get_ident()]
