@@ -11,6 +11,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# No per-example deadline: on shared, loaded machines one example can take a second of waiting
+# for a core, and speed belongs in benchmarks/, not in assertions.
+hypothesis_settings.register_profile("qa", deadline=None)
+hypothesis_settings.load_profile("qa")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ESSAY_DEV = SHARED / "eval" / "essay_dev.jsonl"
