@@ -18,6 +18,22 @@ QUESTIONS = [("q1", "专项经费接受审计监督", ["审计监督"]), ("q2", 
              ("q5", "火星上的天气", []), ("q6", "公务员考录", ["考录公务员"]), ("q7", "党建经费怎么拨付", ["按人头拨付"])]
 
 
+def test_cli_eval_with_an_unreachable_cluster_is_one_line(tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    from qa.cli import main
+
+    if ray.is_initialized():
+        pytest.skip("a Ray session is already open in this process")
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "1", "question": "社区工作者待遇", "evidence": ["待遇"]}\n', encoding="utf-8")
+    corpus = tmp_path / "doc.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    assert main(["eval", str(path), "--corpus", str(corpus), "--model", "fake", "--index-dir", str(tmp_path / "i"),
+                 "--ray", "127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the Ray cluster at 127.0.0.1:1" in err and err.count("\n") == 1
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
