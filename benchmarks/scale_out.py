@@ -165,12 +165,17 @@ def worker_ray(n: int, model: str, work: Path) -> dict[str, Any]:
 # the driver
 
 
-def _run(args: list[str], label: str) -> dict[str, Any] | None:
-    """A worker in a child process; its result, or None after printing why it failed."""
+def _run(args: list[str], label: str, saved: Path | None = None) -> dict[str, Any] | None:
+    """A worker in a child process; its result, or None after printing why it failed. A result saved
+    at ``saved`` by an earlier run in the same work folder is reused."""
+    if saved is not None and saved.is_file():
+        return json.loads(saved.read_text(encoding="utf-8"))
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "--worker", *args], capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT)]
     if proc.returncode == 0 and lines:
+        if saved is not None:
+            saved.write_text(lines[-1][len(RESULT):], encoding="utf-8")
         return json.loads(lines[-1][len(RESULT):])
     code = proc.returncode
     why = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
@@ -181,13 +186,13 @@ def _run(args: list[str], label: str) -> dict[str, Any] | None:
     return None
 
 
-def part_parity(datasets: list[str], model: str, work: Path) -> None:
+def part_parity(datasets: list[str], model: str, work: Path, stores: list[str]) -> None:
     print(f"\n== parity: hybrid, k=10, model {model}; embedded (faiss) vs Milvus Lite", flush=True)
     print("dataset  store    hit@1   mrr@10  answerable flagged  unanswerable flagged  time", flush=True)
     for name in datasets:
         results = {}
-        for store in ("faiss", "milvus"):
-            r = _run(["parity", name, store, model, str(work)], f"{name} {store}")
+        for store in stores:
+            r = _run(["parity", name, store, model, str(work)], f"{name} {store}", work / f"parity-{name}-{store}.json")
             if r is None:
                 continue
             results[store] = r
@@ -205,10 +210,11 @@ def part_parity(datasets: list[str], model: str, work: Path) -> None:
                   f"{same_top}/{len(a['top1'])}, same verdict {same_found}/{len(a['found'])}", flush=True)
 
 
-def part_latency(n: int, n_questions: int, work: Path) -> None:
+def part_latency(n: int, n_questions: int, work: Path, stores: list[str]) -> None:
     print(f"\n== search latency beyond question encoding: {n:,} passages (corpus_gen), fake embedder", flush=True)
-    for store in ("faiss", "milvus"):
-        r = _run(["latency", store, str(n), str(n_questions), str(work)], f"latency {store}")
+    for store in stores:
+        r = _run(["latency", store, str(n), str(n_questions), str(work)], f"latency {store}",
+                 work / f"latency-{n}-{store}.json")
         if r is not None:
             print(f"{store:7s} p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms ({r['passages']:,} passages, "
                   f"{r['questions']} questions; build {r['build_s']:.0f} s; gold in top 10 {r['hit@10_gold']:.3f}; "
@@ -252,7 +258,9 @@ def main() -> None:
     parser.add_argument("--latency-passages", type=int, default=10_000)
     parser.add_argument("--latency-questions", type=int, default=200)
     parser.add_argument("--ray-passages", type=int, default=1000)
-    parser.add_argument("--work", help="working folder (default: a new temporary one)")
+    parser.add_argument("--stores", nargs="+", default=["faiss", "milvus"], choices=["faiss", "milvus"])
+    parser.add_argument("--work", help="working folder (default: a new temporary one); results saved there are "
+                                       "reused, so stores can be measured by separate runs and printed together")
     args = parser.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="qa-scale-out-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -260,9 +268,9 @@ def main() -> None:
     for part in args.parts:
         try:
             if part == "parity":
-                part_parity(args.datasets, args.model, work)
+                part_parity(args.datasets, args.model, work, args.stores)
             elif part == "latency":
-                part_latency(args.latency_passages, args.latency_questions, work)
+                part_latency(args.latency_passages, args.latency_questions, work, args.stores)
             else:
                 part_ray(args.ray_passages, args.model, work)
         except Exception as exc:  # a driver-side failure of one part must not hide the others
