@@ -31,7 +31,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["store"] = args.store
     if getattr(args, "milvus_uri", None):
         changes["milvus_uri"] = args.milvus_uri
-    return Settings().with_(**changes)
+    if getattr(args, "where", None):
+        changes["where"] = args.where
+    settings = Settings().with_(**changes)
+    if settings.where and settings.store != "milvus":
+        from .stores import StoreError
+
+        raise StoreError("--where filters a Milvus store only; add --store milvus (and --milvus-uri), "
+                         "or ask without --where")
+    return settings
 
 
 def _collection(args: argparse.Namespace):
@@ -157,6 +165,21 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    help="Milvus Lite file (path.db) or server (http://host:19530); default: INDEX_DIR/milvus.db")
 
 
+def _add_where(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--where", metavar="EXPR",
+                   help='Milvus store only: answer from the documents a Milvus filter expression over source and '
+                        'title selects, e.g. \'source like "2024/%%"\' (needs the scale extra)')
+
+
+def _add_eval_options(p: argparse.ArgumentParser) -> None:
+    """``qa eval``'s common options, and the scale-out ones: --where and --ray."""
+    _add_common(p)
+    _add_where(p)
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="spread the question batches over a Ray pool (local, or the cluster at ADDRESS); "
+                        "embedded store or a Milvus server (a Lite file opens in one process); needs the scale extra")
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -187,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--retriever", choices=RETRIEVERS, default=None)
     _add_common(ask)
+    _add_where(ask)
     ask.set_defaults(func=cmd_ask)
 
     index = sub.add_parser("index", help="build (or check) the index of a corpus")
@@ -200,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_eval import register
 
-    register(sub, _add_common, _settings)
+    register(sub, _add_eval_options, _settings)
 
     serve = sub.add_parser("serve", help="serve the web UI and the JSON API (python app.py does the same)",
                            description="Serve the web UI at / and the JSON API at /api (schema: /openapi.json) "

@@ -171,6 +171,9 @@ class Settings:
     """Where the index lives: ``faiss`` (embedded folder, the default) or ``milvus`` (needs ``.[scale]``)."""
     milvus_uri: str = ""
     """Milvus Lite file (``/path/qa.db``) or server (``http://host:19530``); empty: ``index_dir/milvus.db``."""
+    where: str = ""
+    """Milvus store only: a Milvus filter expression over the documents' ``source`` and ``title``
+    (``source like "2024/%"``); questions are answered from the passages it selects. Empty: all."""
 
     def with_(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated)."""

@@ -115,12 +115,15 @@ def test_documents_are_added_updated_and_removed_in_place(milvus_settings, fake_
 
 
 @pytest.mark.scale
-def test_a_store_built_with_another_model_is_rebuilt(milvus_settings):
+def test_a_store_built_with_another_model_is_refused_until_rebuilt(milvus_settings):
     from qa.embed import FakeEmbedder
 
     Assistant([DOC], milvus_settings, embedder=FakeEmbedder(dimension=64)).index.close()
-    again = Assistant([DOC], milvus_settings, embedder=FakeEmbedder(dimension=32))
-    assert "built differently" in again.index_status
+    with pytest.raises(StoreError, match=r"built with another model or settings \(fingerprint|--rebuild") as info:
+        Assistant([DOC], milvus_settings, embedder=FakeEmbedder(dimension=32))
+    assert "\n" not in str(info.value) and "qa index --rebuild" in str(info.value)
+    again = Assistant([DOC], milvus_settings, embedder=FakeEmbedder(dimension=32), rebuild=True)
+    assert "rebuild requested" in again.index_status
     assert len(again.ask("社区工作者待遇")) > 0
 
 
@@ -166,3 +169,85 @@ def test_cli_indexes_and_asks_on_milvus(tmp_path, capsys):
     assert main(["ask", "专项经费接受审计监督", "--json", *common]) == 0
     assert "专项经费" in capsys.readouterr().out
     assert main(["index", "--verify", *common]) == 2
+
+
+# --- --where filters ------------------------------------------------------------------------------------
+
+DOCS_2024 = [document_from_text(DOC.text, "doc", source="2024/doc.txt"),
+             document_from_text(DOC2.text, "library", source="2023/library.txt")]
+
+
+@pytest.mark.scale
+@pytest.mark.parametrize("sample", [1024, 3])  # every passage scored exactly / candidates from filtered searches
+def test_where_answers_from_the_selected_documents_only(milvus_settings, fake_embedder, sample):
+    settings = milvus_settings.with_(normalisation_sample=sample, candidate_depth=4)
+    everything = Assistant(DOCS_2024, settings, embedder=fake_embedder)
+    everything.index.close()
+    only = Assistant(DOCS_2024, settings.with_(where='source like "2023/%"'), embedder=fake_embedder)
+    library = [p for p in only.index.passages if p.source == "2023/library.txt"]
+    assert only.legs["lexical"].allowed.tolist() == [only.index.row_of(p.id) for p in library]
+    assert 0 < len(library) < only.index.size
+    for q in ["社区工作者待遇", "图书逾期怎么办", "谁负责解释本办法"]:
+        answer = only.ask(q)
+        assert answer.hits and {h.source for h in answer} == {"2023/library.txt"}, q
+    only.index.close()
+    # a filter selects, it does not rescale: the library's passages keep their unfiltered order and scores
+    everything = Assistant(DOCS_2024, settings.with_(normalisation_sample=1024), embedder=fake_embedder)
+    full = [h for h in everything.ask("图书逾期怎么办", k=10) if h.source == "2023/library.txt"]
+    everything.index.close()
+    only = Assistant(DOCS_2024, settings.with_(normalisation_sample=1024, where='title == "library"'),
+                     embedder=fake_embedder)
+    part = {h.passage_id: h.scores["fused"] for h in only.ask("图书逾期怎么办", k=10)}
+    assert full and {h.passage_id: h.scores["fused"] for h in full} == pytest.approx(
+        {h.passage_id: part[h.passage_id] for h in full}, abs=1e-6)
+    assert list(part.values()) == sorted(part.values(), reverse=True)
+
+
+@pytest.mark.scale
+def test_where_selecting_nothing_finds_nothing(milvus_settings, fake_embedder):
+    a = Assistant(DOCS_2024, milvus_settings.with_(where='source == "no/such.txt"'), embedder=fake_embedder)
+    answer = a.ask("社区工作者待遇")
+    assert not answer.hits and not answer.found
+
+
+@pytest.mark.scale
+def test_a_bad_where_expression_is_one_line(milvus_settings, fake_embedder):
+    with pytest.raises(StoreError, match="not a Milvus expression") as info:
+        Assistant(DOCS_2024, milvus_settings.with_(where="source like"), embedder=fake_embedder)
+    assert "\n" not in str(info.value) and "source like" in str(info.value)
+
+
+@pytest.mark.scale
+def test_cli_where(tmp_path, capsys):
+    pytest.importorskip("milvus_lite")
+    from qa.cli import main
+
+    for d in DOCS_2024:
+        (tmp_path / d.source).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / d.source).write_text(d.text, encoding="utf-8")
+    common = ["--corpus", str(tmp_path / "2024"), str(tmp_path / "2023"), "--model", "fake",
+              "--index-dir", str(tmp_path / "index")]
+    milvus = [*common, "--store", "milvus", "--milvus-uri", str(tmp_path / "cli.db")]
+    assert main(["ask", "社区工作者待遇", "--json", "--where", 'source like "%library%"', *milvus]) == 0
+    import json
+
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    assert hits and all(h["source"].endswith("library.txt") for h in hits)
+    assert main(["ask", "社区工作者待遇", "--where", 'source like "%library%"', *common]) == 1
+    err = capsys.readouterr().err
+    assert "--where filters a Milvus store only" in err and err.count("\n") == 1
+
+
+# --- the English dictionary leg -------------------------------------------------------------------------
+
+@pytest.mark.scale
+def test_english_questions_rank_alike_on_both_stores(fake_settings, milvus_settings, fake_embedder):
+    from qa import Settings
+
+    cache = Settings().cache_dir  # the reverse CC-CEDICT dictionary, built once for the user
+    embedded = Assistant([DOC, DOC2], fake_settings.with_(cache_dir=cache), embedder=fake_embedder)
+    milvus = Assistant([DOC, DOC2], milvus_settings.with_(cache_dir=cache), embedder=fake_embedder)
+    questions = ["library opening hours", "who audits the special funds", "community workers salary"]
+    _same_answers(embedded, milvus, questions)
+    used = [h.scores["dictionary"] for q in questions for h in milvus.ask(q)]
+    assert max(used) > 0  # the leg took part (it found renderings), on both stores alike
