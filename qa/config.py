@@ -143,7 +143,7 @@ class Settings:
     """A web evaluation stops after this many seconds with the results so far (0: no budget)."""
 
     # --- not-found decision relative to the corpus's null profile (issue 13, qa/confidence.py) ----------
-    not_found_weights: tuple[float, ...] = (-3.92, 1.36, 0.43, 0.0, 1.27, 0.0, -3.68, -2.54)
+    not_found_weights: tuple[float, ...] = (-4.14, 1.37, 0.48, 0.0, 1.5, 0.0, -3.74, -2.44)
     """Logistic model of "the corpus answers the question": intercept, then weights of how far above the
     corpus's null profile (robust z) the best sentence cosine, best passage cosine, best lexical score and
     coverage of the top passage are, whether the dense and lexical legs agree on the top passage, the
