@@ -104,15 +104,21 @@ class Assistant:
         folder when it was fitted for this very index, else fitted now from the bundled bank and stored."""
         bank = null_questions(self.settings.null_bank_limit)
         manifest = getattr(self.index, "manifest", None) or {}
+        store = {k: getattr(v, "checksum", str(v)) for k, v in getattr(self.index, "documents", {}).items()} \
+            if not manifest else {}  # another store (Milvus): its documents' checksums stand for its manifest
         key = hashlib.sha256(json.dumps([
             PROFILE_VERSION, [s["name"] for s in manifest.get("segments", [])],
             sorted(manifest.get("documents", {})), self.embedder.identity, self.settings.leg_weights,
-            self.settings.fusion, self.settings.candidate_depth, bank], ensure_ascii=False, sort_keys=True,
+            self.settings.fusion, self.settings.candidate_depth, bank, getattr(self.index, "uri", ""), store,
+            self.settings.where], ensure_ascii=False, sort_keys=True,
             default=str).encode()).hexdigest()
-        folder = getattr(self.index, "folder", None)  # another store keeps no folder: fitted each time
-        # beside the index, or (a read-only index folder) in its fallback folder under the cache folder
-        paths = [folder / PROFILE_FILE, fallback_folder(folder, self.settings) / PROFILE_FILE] \
-            if folder is not None and manifest else []
+        folder = getattr(self.index, "folder", None)
+        # beside the index, or (a read-only index folder) in its fallback folder under the cache folder;
+        # a store with no folder (Milvus) keeps it in the cache folder, by key
+        if folder is not None and manifest:
+            paths = [folder / PROFILE_FILE, fallback_folder(folder, self.settings) / PROFILE_FILE]
+        else:
+            paths = [Path(self.settings.cache_dir) / "null-profiles" / f"{key[:32]}.json"]
         for path in paths:
             try:
                 stored = json.loads(path.read_text(encoding="utf-8"))

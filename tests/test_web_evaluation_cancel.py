@@ -238,6 +238,7 @@ def test_a_client_that_goes_away_stops_its_run(served, tmp_path):
             for line in stream.iter_lines():  # until the run reports progress
                 if "process_generating" in line:
                     break
-            assert fake.started.is_set() and evaluation_running(url)
+            # the handler's first message comes before it starts the job (so that a cancel is never lost)
+            assert fake.started.wait(WAIT_S) and evaluation_running(url)
         # the stream is closed: the client went away
     assert_stopped_and_cleaned(url, fake)
