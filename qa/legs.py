@@ -23,7 +23,7 @@ import functools
 import threading
 from dataclasses import dataclass, field
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -295,15 +295,22 @@ class DictionaryLeg:
     def __init__(self, index: Index) -> None:
         self.index = index
 
+    def _contributions(self, tokens: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each token's BM25 contribution (rows, scores) over the corpus (another store asks its engine)."""
+        return term_scores(self.index.lexical, tokens)
+
+    def _n_passages(self) -> int:
+        return self.index.lexical.n_passages
+
     def term_scores(self, terms: Sequence[Term]) -> SparseScores:
         """The summed best-rendering scores of some terms over the passages they match."""
-        stats = self.index.lexical
-        contributions = term_scores(stats, (t for term in terms for c in term.chinese for t in _rendering_tokens(c)))
+        n = self._n_passages()
+        contributions = self._contributions(t for term in terms for c in term.chinese for t in _rendering_tokens(c))
         total: dict[int, float] = {}
         for term in terms:
             best: dict[int, float] = {}
             for chinese in term.chinese:
-                scores = combine(contributions, _rendering_tokens(chinese), stats.n_passages)
+                scores = combine(contributions, _rendering_tokens(chinese), n)
                 if not len(scores.rows):
                     continue
                 keep = self._contains(scores.rows, chinese)
@@ -313,7 +320,7 @@ class DictionaryLeg:
             for row, score in best.items():
                 total[row] = total.get(row, 0.0) + score
         rows = np.array(sorted(total), dtype=np.int64)
-        return SparseScores(rows, np.array([total[r] for r in rows.tolist()], dtype=np.float64), stats.n_passages)
+        return SparseScores(rows, np.array([total[r] for r in rows.tolist()], dtype=np.float64), n)
 
     def _contains(self, rows: np.ndarray, chinese: str) -> np.ndarray:
         if len(rows) <= MAX_TEXT_CHECKS:

@@ -40,11 +40,10 @@ from ..corpus import Document
 from ..embed import Embedder
 from ..index import (Changes, DocumentRecord, PassageStore, diff_documents, Progress, build_identity, document_checksum,
                      embedding_text)
-from ..legs import MAX_TEXT_CHECKS, Candidates, DictionaryLeg, Question, _rendering_tokens, normalisation_rows
-from ..lexical import B, K1, SparseScores, combine
+from ..legs import MAX_TEXT_CHECKS, Candidates, DictionaryLeg, Question, normalisation_rows
+from ..lexical import B, K1, SparseScores
 from ..normalize import lexical_tokens, normalize, to_simplified
 from ..passages import Passage, split_corpus
-from ..translate import Term
 from . import StoreError, require
 
 PASSAGES, SENTENCES, DOCUMENTS = "qa_passages", "qa_sentences", "qa_documents"
@@ -499,25 +498,8 @@ class MilvusDictionaryLeg(DictionaryLeg):
                 out[token] = (s.rows, s.scores)
         return out
 
-    def term_scores(self, terms: Sequence[Term]) -> SparseScores:
-        """The summed best-rendering scores of some terms over the passages they match."""
-        n = self.index.size
-        contributions = self._contributions(t for term in terms for c in term.chinese for t in _rendering_tokens(c))
-        total: dict[int, float] = {}
-        for term in terms:
-            best: dict[int, float] = {}
-            for chinese in term.chinese:
-                scores = combine(contributions, _rendering_tokens(chinese), n)
-                if not len(scores.rows):
-                    continue
-                keep = self._contains(scores.rows, chinese)
-                for row, score in zip(scores.rows[keep].tolist(), scores.scores[keep].tolist()):
-                    if score > best.get(row, 0.0):
-                        best[row] = score
-            for row, score in best.items():
-                total[row] = total.get(row, 0.0) + score
-        rows = np.array(sorted(total), dtype=np.int64)
-        return SparseScores(rows, np.array([total[r] for r in rows.tolist()], dtype=np.float64), n)
+    def _n_passages(self) -> int:
+        return self.index.size
 
     def _contains(self, rows: np.ndarray, chinese: str) -> np.ndarray:
         if len(rows) <= MAX_TEXT_CHECKS:
