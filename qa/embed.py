@@ -132,6 +132,18 @@ def _directory_fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def choose_prompts(settings: Settings, prompts: dict[str, str]) -> tuple[str, str]:
+    """The question and passage prompts: a setting names one of the model's ``prompts`` or is the prompt
+    itself; unset, the model's ``query`` and ``document``/``passage`` prompts (any embedder of the model
+    must choose alike, or its vectors would not match the index's)."""
+    def one(choice: str | None, names: Sequence[str]) -> str:
+        if choice is not None:
+            return prompts.get(choice, choice)
+        return next((prompts[n] for n in names if n in prompts), "")
+
+    return one(settings.query_prompt, ("query",)), one(settings.document_prompt, ("document", "passage"))
+
+
 class SentenceEmbedder:
     """A sentence-transformers model with question and passage prompts and a vector cache."""
 
@@ -147,8 +159,7 @@ class SentenceEmbedder:
             self._model = self._load(self.model_path)
             described = (getattr(self._model, "prompts", {}) or {}, int(self._model.get_embedding_dimension()))
         prompts, self.dimension = described
-        self.query_prompt = self._prompt(self.settings.query_prompt, prompts, ("query",))
-        self.document_prompt = self._prompt(self.settings.document_prompt, prompts, ("document", "passage"))
+        self.query_prompt, self.document_prompt = choose_prompts(self.settings, prompts)
         self._cache = VectorCache(self.settings.cache_dir / CACHE_FILE)
 
     @property
@@ -203,15 +214,6 @@ class SentenceEmbedder:
             ) from exc
         model.max_seq_length = min(self.settings.max_seq_length, model.max_seq_length or self.settings.max_seq_length)
         return model
-
-    @staticmethod
-    def _prompt(choice: str | None, prompts: dict[str, str], names: Sequence[str]) -> str:
-        if choice is not None:
-            return prompts.get(choice, choice)
-        for n in names:
-            if n in prompts:
-                return prompts[n]
-        return ""
 
     # -- encoding ----------------------------------------------------------------
     def _encode(self, texts: Sequence[str], prompt: str, progress: bool = False) -> np.ndarray:

