@@ -8,34 +8,16 @@ fonts-noto-cjk``; skipped (with that reason) where /usr/bin/chromium is absent.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from browser_helpers import BROWSER_MARKS, shots
 
-
-def _load_screenshot_helpers():
-    spec = importlib.util.spec_from_file_location("make_screenshot", ROOT / "docs" / "make_screenshot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-shots = _load_screenshot_helpers()
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shots.CHROMIUM.exists(),
-                       reason=f"{shots.CHROMIUM} not found: apt-get install chromium fonts-noto-cjk"),
-]
+pytestmark = BROWSER_MARKS
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 #: Waits for the app (ms): a model call on 2 busy cores, or a whole evaluation.

@@ -4,22 +4,14 @@ fact), so the test checks the tab and the swap of the served collection, not the
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("make_screenshot", ROOT / "docs" / "make_screenshot.py")
-shots = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(shots)  # type: ignore[union-attr]
+from browser_helpers import BROWSER_MARKS, shots
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shots.CHROMIUM.exists(),
-                       reason=f"{shots.CHROMIUM} not found: apt-get install chromium fonts-noto-cjk"),
-]
+pytestmark = BROWSER_MARKS
 
 TIMEOUT_MS = 60_000
 DOCX_NAME = "蓝鲸计划通知.docx"

@@ -4,47 +4,16 @@ the app runs over the essay on the fake embedder, its evaluation replaced by one
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from browser_helpers import BROWSER_MARKS, shots
 from test_web_evaluation_cancel import (WAIT_S, TrackedEndlessEvaluation, assert_stopped_and_cleaned,
                                         evaluation_running, jsonl_upload)
+from test_web_evaluation_cancel import served  # noqa: F401  (the same app fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def _load_screenshot_helpers():
-    spec = importlib.util.spec_from_file_location("make_screenshot", ROOT / "docs" / "make_screenshot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-shots = _load_screenshot_helpers()
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not shots.CHROMIUM.exists(),
-                       reason=f"{shots.CHROMIUM} not found: apt-get install chromium fonts-noto-cjk"),
-]
-
-
-@pytest.fixture
-def served(fake_settings, monkeypatch):
-    from qa import Assistant
-    from qa.web import evaluation
-    from qa.web.server import create_app, start
-
-    fake = TrackedEndlessEvaluation()
-    monkeypatch.setattr(evaluation, "evaluate", fake)
-    running = start(create_app(Assistant(settings=fake_settings)))
-    yield running.url, fake
-    running.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
