@@ -192,16 +192,16 @@ def rank(index: Index, question: str, question_vector: np.ndarray, settings: Set
     lexical = found.get("lexical") or legs["lexical"].candidates(q, depth)
     specific = specific_terms(question)
     units = _question_units(q.bigrams, q.terms) + [frozenset((t,)) for t in specific if not has_cjk(t)]
+    kind = asked_kind(question)
+    # the top passage's text for coverage, and (a question asking for a quantity or a time) the next ones'
+    evidence = index.normalized_at(ranking.rows[:settings.answer_kind_passages if kind else 1]) if len(ranking) else []
     where, sentence_no, cov = "", 0, 0.0
     if len(ranking):
         top = int(ranking.rows[0])
-        p = index.passages_at([top])[0]
-        cov = coverage(units, index.normalized_at([top])[0])
-        where = _short_label(p)
+        cov = coverage(units, evidence[0])
+        where = _short_label(index.passages_at([top])[0])
         sentence_no = _best_sentence(index, top, question_vector)
     vocabulary = Vocabulary(index) if hasattr(index, "segments") else None
-    kind = asked_kind(question)
-    evidence = index.normalized_at(ranking.rows[:settings.answer_kind_passages]) if kind and len(ranking) else []
     features = QuestionFeatures(
         sentence=sentence_best, passage=passage_best,
         lexical=float(lexical.scores[0]) if len(lexical) else 0.0, coverage=cov,
