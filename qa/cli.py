@@ -52,6 +52,17 @@ def _collection(args: argparse.Namespace):
     return resolve(getattr(args, "collection", None), _settings(args))
 
 
+def _ray_embedder(args: argparse.Namespace, settings: Settings):
+    """``qa index --ray [ADDRESS]``: the model in a Ray actor pool (connected once per command), else None."""
+    if getattr(args, "ray", None) is None:
+        return None
+    if getattr(args, "_ray_embedder", None) is None:
+        from .stores.ray_ingest import ray_embedder
+
+        args._ray_embedder = ray_embedder(settings, args.ray or None)
+    return args._ray_embedder
+
+
 def _assistant(args: argparse.Namespace, rebuild: bool = False):
     from .assistant import Assistant
     from .index import ConsoleProgress
@@ -60,18 +71,27 @@ def _assistant(args: argparse.Namespace, rebuild: bool = False):
     progress = ConsoleProgress()
     try:
         settings = _settings(args)
-        embedder = None
-        if getattr(args, "ray", None) is not None:  # qa index --ray [ADDRESS]: embed in a Ray actor pool
-            from .stores.ray_ingest import ray_embedder
-
-            embedder = ray_embedder(settings, args.ray or None)
+        embedder = _ray_embedder(args, settings)  # qa index --ray: files read and split, passages embedded on Ray
         if collection is not None:
             if rebuild:
-                collection.update(rebuild=True, progress=progress)
+                collection.update(rebuild=True, progress=progress, **_ray_reading(embedder))
             return collection.assistant(embedder=embedder, progress=progress)
+        if embedder is not None:
+            from .stores.ray_ingest import index_with_ray
+
+            return index_with_ray(args.corpus or None, settings, embedder, rebuild=rebuild, progress=progress)
         return Assistant(args.corpus or None, settings, embedder=embedder, rebuild=rebuild, progress=progress)
     finally:
         progress.close()
+
+
+def _ray_reading(embedder) -> dict:
+    """``Collection.update``'s Ray hooks under ``qa index --ray``: the pool's embedder, the reading tasks."""
+    if embedder is None:
+        return {}
+    from .stores.ray_ingest import read_corpus
+
+    return {"embedder": embedder, "read": read_corpus}
 
 
 def _print(text: object) -> None:
@@ -102,7 +122,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
         progress = ConsoleProgress()
         try:
-            changes = collection.update(rebuild=args.rebuild, progress=progress)
+            embedder = _ray_embedder(args, _settings(args))
+            changes = collection.update(rebuild=args.rebuild, progress=progress, **_ray_reading(embedder))
         finally:
             progress.close()
         for line in change_lines(changes):
@@ -218,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--verify", action="store_true",
                        help="hash every index file against its manifest (a damaged index is rebuilt)")
     index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                       help="embed in a Ray actor pool (local, or the cluster at ADDRESS); needs the scale extra")
+                       help="read and split the files in Ray tasks and embed in a Ray actor pool (local, or the "
+                            "cluster at ADDRESS); needs the scale extra")
     _add_common(index)
     index.set_defaults(func=cmd_index)
 

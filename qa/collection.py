@@ -22,17 +22,22 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ._files import exclusive_lock, write_json
 from .config import DEFAULT_CORPUS, Settings
 from .corpus import Document, doc_id_of, load_corpus, load_document, scan_corpus, unsupported_message
 from .errors import CorpusError, QAError
-from .index import Changes, index_folder, update_index
+from .index import Changes, Split, index_folder, update_index
+from .passages import split_corpus
 
 if TYPE_CHECKING:
     from .assistant import Assistant
     from .embed import Embedder
+
+#: Reads and splits files elsewhere (``qa index --ray``: :func:`qa.stores.ray_ingest.read_corpus`): the
+#: documents of some files and folders, and the ``split`` hook :func:`qa.index.update_index` takes.
+Reader = Callable[[Sequence[Path], Settings], tuple[list[Document], Split]]
 
 DEFAULT_NAME = "default"
 MAX_NAME_CHARS = 64
@@ -242,15 +247,25 @@ class Collection:
             write_json(self.folder / META, meta)
             return changes
 
-    def update(self, *, rebuild: bool = False, progress: Any = None) -> Changes:
-        """Bring the index in line with ``files/`` (``qa index --collection``)."""
+    def update(self, *, rebuild: bool = False, progress: Any = None, embedder: Embedder | None = None,
+               read: Reader | None = None) -> Changes:
+        """Bring the index in line with ``files/`` (``qa index --collection``). ``qa index --ray`` passes
+        the ``embedder`` of its actor pool and ``read``, the Ray tasks that read and split the files."""
+        if embedder is not None:
+            self._embedder = embedder
         with self._lock():
             self._require()
-            return self._reindex(progress, rebuild=rebuild)
+            return self._reindex(progress, rebuild=rebuild, read=read)
 
-    def _reindex(self, progress: Any, *, rebuild: bool = False) -> Changes:
-        return update_index(self.index_folder, self.documents(), self.index_settings, self.embedder(),
-                            rebuild=rebuild, progress=progress)
+    def _reindex(self, progress: Any, *, rebuild: bool = False, read: Reader | None = None) -> Changes:
+        if read is None:
+            documents, split = self.documents(), split_corpus
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the warnings were recorded when each file was added
+                documents, split = read([self.files], self.settings)
+        return update_index(self.index_folder, documents, self.index_settings, self.embedder(),
+                            rebuild=rebuild, progress=progress, split=split)
 
     def _copy(self, source: Path, public: str, claimed: set[str], trash: Path) -> Path:
         """Copy ``source`` into ``files/`` atomically. A file of the same name replaces the old copy

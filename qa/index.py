@@ -60,6 +60,8 @@ LOCK_WAIT_S = 30.0
 
 #: Progress callback: (stage description, fraction done in 0..1).
 Progress = Callable[[str, float], None]
+#: Splits documents into passages in corpus order (:func:`qa.passages.split_corpus`, or passages split elsewhere).
+Split = Callable[[Sequence[Document], Settings], list[Passage]]
 
 _DB = "passages.sqlite"
 _ARRAYS = ("row_doc", "sent_offsets", "sent_spans", "sent_row", "lengths", "indptr", "post_rows", "post_tf")
@@ -580,9 +582,12 @@ def _collect_garbage(folder: Path, manifest: dict[str, Any]) -> None:
 
 
 def update_index(folder: Path, documents: Sequence[Document], settings: Settings, embedder: Embedder, *,
-                 rebuild: bool = False, progress: Progress | None = None) -> Changes:
+                 rebuild: bool = False, progress: Progress | None = None, split: Split = split_corpus) -> Changes:
     """Bring the stored index in line with ``documents``: add, update and remove documents in place,
-    or rebuild it whole when it was built differently, is damaged, or ``rebuild`` is asked."""
+    or rebuild it whole when it was built differently, is damaged, or ``rebuild`` is asked.
+
+    ``split`` gives the passages of the documents to index (``qa index --ray`` passes those its Ray
+    tasks split, so nothing is split twice)."""
     report = progress or (lambda stage, frac: None)
     identity = build_identity(settings, embedder)
     keys = [d.source for d in documents]
@@ -626,7 +631,7 @@ def update_index(folder: Path, documents: Sequence[Document], settings: Settings
         next_row = max((s["row_start"] + s["rows"] for s in segments), default=0)
         if fresh:
             report("splitting into passages", 0.0)
-            passages = split_corpus(fresh, settings)
+            passages = split(fresh, settings)
             if not passages and not live_docs:
                 raise IndexLoadError("the corpus has no passages to index")
             doc_index = {d.doc_id: i for i, d in enumerate(fresh)}
@@ -662,13 +667,13 @@ def update_index(folder: Path, documents: Sequence[Document], settings: Settings
 
 def open_index(documents: Sequence[Document], settings: Settings, embedder: Embedder, *,
                rebuild: bool = False, progress: Progress | None = None,
-               sources: Sequence[str | Path] | None = None) -> tuple[Index, str]:
+               sources: Sequence[str | Path] | None = None, split: Split = split_corpus) -> tuple[Index, str]:
     """Load the corpus's index, updating or building it first when the corpus or settings changed;
     also say what happened, in one line.
 
     A current index in a read-only folder is used as it is (nothing written). A stale one there is
     updated in a copy under the cache folder (:func:`fallback_folder`), reused by later runs, with one
-    warning line the first time it is built."""
+    warning line the first time it is built. ``split``: as for :func:`update_index`."""
     folder = index_folder(documents, settings, sources)
     identity = build_identity(settings, embedder)
     if not rebuild:
@@ -677,7 +682,8 @@ def open_index(documents: Sequence[Document], settings: Settings, embedder: Embe
             return index, f"loaded index from {folder}"
     if writable(folder):
         try:
-            changes = update_index(folder, documents, settings, embedder, rebuild=rebuild, progress=progress)
+            changes = update_index(folder, documents, settings, embedder, rebuild=rebuild, progress=progress,
+                                   split=split)
             return load_index(folder, identity, settings), f"updated index ({changes.summary()}); saved to {folder}"
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -688,7 +694,8 @@ def open_index(documents: Sequence[Document], settings: Settings, embedder: Embe
         index = _load_current(private, identity, settings, documents)
         if index is not None:
             return index, f"loaded index from {private} ({folder} is read-only and out of date)"
-    changes = update_index(private, documents, settings, embedder, rebuild=rebuild, progress=progress)
+    changes = update_index(private, documents, settings, embedder, rebuild=rebuild, progress=progress,
+                           split=split)
     status = (f"index folder {folder} is read-only and its index out of date: updated a copy in {private} "
               f"({changes.summary()}); later runs use it")
     logger.warning("qa: %s", status)
