@@ -40,14 +40,18 @@ def cmd_eval(args: argparse.Namespace, settings_fn: Callable[[argparse.Namespace
     collection = _collection(args)  # --collection, or the default collection once created
     settings = settings_fn(args)  # (a SQuAD file is its own corpus: its index goes where any corpus's goes)
     assistant, corpus = (collection.assistant() if collection else None), args.corpus
+    spread = None
     if getattr(args, "ray", None) is not None:  # qa eval --ray [ADDRESS]: question batches over Ray actors
-        from .stores.ray_eval import ray_assistant
+        from .stores.ray_eval import RaySpread
 
-        assistant = ray_assistant(args.file, args.format, corpus, assistant, settings, args.ray or None)
-        corpus, settings = None, assistant.settings
-    report = evaluate(args.file, corpus=corpus, format=args.format, k=args.k, retrievers=args.retriever,
-                      assistant=assistant, settings=settings, progress=None if _show_progress() else False,
-                      strict=args.strict)
+        spread = RaySpread(settings, args.ray or None, corpus=corpus)  # refuses a Lite file before any index
+    try:
+        report = evaluate(args.file, corpus=corpus, format=args.format, k=args.k, retrievers=args.retriever,
+                          assistant=assistant, settings=settings, progress=None if _show_progress() else False,
+                          strict=args.strict, spread=spread)
+    finally:
+        if spread is not None:
+            spread.close()
     # Print first: a report folder that cannot be written must not cost the figures.
     if args.json:
         for w in report.warnings:

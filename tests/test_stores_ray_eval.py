@@ -1,6 +1,8 @@
-"""``qa eval --ray``: question batches answered by local Ray actors give the answers of one process."""
+"""``qa eval --ray``: question batches answered by local Ray actors give the answers of one process,
+for JSONL and SQuAD files, the actors opening the index the driver built."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ TEXT = ("一、组织 街道党工委统筹辖区资源。社区党组织服务�
         "二、经费 党建经费按人头拨付。专项经费接受审计监督。\n"
         "三、人才 社区工作者待遇逐年提高。优秀社区工作者可以考录公务员。\n"
         "四、借阅 读者凭证借阅图书。逾期归还的图书按日计费。")
+SQUAD = Path(__file__).parent / "data" / "squad_small.json"
 QUESTIONS = [("q1", "专项经费接受审计监督", ["审计监督"]), ("q2", "社区工作者待遇", ["待遇逐年提高"]),
              ("q3", "图书逾期怎么办", ["逾期归还"]), ("q4", "谁统筹辖区资源", ["统筹辖区资源"]),
              ("q5", "火星上的天气", []), ("q6", "公务员考录", ["考录公务员"]), ("q7", "党建经费怎么拨付", ["按人头拨付"])]
@@ -89,26 +92,66 @@ def test_cli_eval_ray_gives_the_same_figures(local_ray, tmp_path, questions_file
     assert ids(plain) == ids(pooled)
 
 
-def test_a_lite_file_cannot_be_shared_by_actors(fake_settings, questions_file):
+def test_a_lite_file_cannot_be_shared_by_actors(fake_settings):
     pytest.importorskip("ray")
     from qa.stores import StoreError
-    from qa.stores.ray_eval import ray_assistant
+    from qa.stores.ray_eval import RaySpread
 
     lite = fake_settings.with_(store="milvus", milvus_uri=str(fake_settings.index_dir / "x.db"))
     with pytest.raises(StoreError, match="one process at a time") as info:
-        ray_assistant(str(questions_file), "auto", None, None, lite)
+        RaySpread(lite)
     assert "\n" not in str(info.value)
 
 
-def test_a_squad_file_is_refused_in_one_line(fake_settings, tmp_path):
-    pytest.importorskip("ray")
-    from qa.stores import StoreError
-    from qa.stores.ray_eval import ray_assistant
+def test_a_squad_file_through_actors_gives_the_answers_of_one_process(local_ray, fake_settings):
+    from qa.stores.ray_eval import RaySpread
 
-    squad = tmp_path / "s.json"
-    squad.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "社区工作者待遇逐年提高。", "qas": [
-        {"id": "1", "question": "待遇怎样", "answers": [{"text": "逐年提高", "answer_start": 5}]}]}]}]},
-        ensure_ascii=False), encoding="utf-8")
-    with pytest.raises(StoreError, match="JSONL question files") as info:
-        ray_assistant(str(squad), "auto", None, None, fake_settings)
+    plain = evaluate(SQUAD, settings=fake_settings, progress=False)
+    spread = RaySpread(fake_settings)
+    try:
+        pooled = evaluate(SQUAD, settings=fake_settings, progress=False, spread=spread)
+        (pool,) = spread.pools
+        assert len(pool._actors) == 2
+        # each actor opened the index built for the file's contexts (one passage each), not one of its own
+        assert pool.assistant.settings.split_contexts is False
+        assert set(local_ray.get([a.where.remote() for a in pool._actors])) == {str(pool.assistant.index.folder)}
+    finally:
+        spread.close()
+    assert _rows(plain) == _rows(pooled) and len(_rows(pooled)) == 8
+    assert plain.results["hybrid"].metrics == pooled.results["hybrid"].metrics
+
+
+def test_cli_eval_ray_takes_a_squad_file(local_ray, tmp_path, capsys):
+    from qa.cli import main
+
+    common = [str(SQUAD), "--model", "fake", "--index-dir", str(tmp_path / "i"), "--json", "--retriever", "hybrid",
+              "dense"]
+    assert main(["eval", *common]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(["eval", *common, "--ray"]) == 0
+    pooled = json.loads(capsys.readouterr().out)
+    for r in ("hybrid", "dense"):
+        rows = lambda report: [(q["id"], q["top_passage_id"], q["rank"], q["found"], q["confidence"])  # noqa: E731
+                               for q in report["by_retriever"][r]["per_question"]]
+        assert rows(plain) == rows(pooled) and len(rows(pooled)) == 8
+    assert plain["metrics"] == pooled["metrics"]
+
+
+def test_actors_given_a_folder_open_its_index_and_refuse_another(local_ray, fake_settings, tmp_path, questions_file):
+    from qa.stores import StoreError
+    from qa.stores.ray_eval import RayAssistant
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "b.txt").write_text("五、场馆 体育馆周末对市民免费开放。", encoding="utf-8")
+    local = Assistant([folder], fake_settings)  # its index folder is named after the folder
+    pooled = RayAssistant(local, corpus=[folder])
+    try:
+        assert _rows(evaluate(questions_file, assistant=local, progress=False)) == \
+            _rows(evaluate(questions_file, assistant=pooled, progress=False))
+    finally:
+        pooled.close()
+    with pytest.raises(StoreError, match="opened another index") as info:
+        RayAssistant(local)  # given the documents only, the actors open the index of those documents
     assert "\n" not in str(info.value)

@@ -135,7 +135,8 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
              k: int = 10, retrievers: Sequence[str] | str = ("hybrid",), settings: Settings | None = None,
              assistant: Assistant | None = None, embedder: Embedder | None = None,
              progress: QuestionProgress | None | Literal[False] = None, index_progress: Progress | None = None,
-             strict: bool = False, max_questions: int | None = None) -> EvaluationReport:
+             strict: bool = False, max_questions: int | None = None,
+             spread: Callable[[Assistant], Any] | None = None) -> EvaluationReport:
     """Evaluate retrieval on a questions file: ``qa.evaluate("dev.jsonl", retrievers=("hybrid", "dense"))``.
 
     ``corpus`` (files/folders) or ``assistant`` give the corpus of a JSONL file
@@ -148,6 +149,9 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
     the questions returns the report of what was done, marked ``interrupted``.
     ``max_questions`` (``None``: no limit; the web UI passes ``Settings.max_eval_questions``)
     refuses a larger file with :class:`EvaluationError` before any index is built or question asked.
+    ``spread`` wraps the assistant the questions are asked through (the one given, or the one built for
+    the corpus or the SQuAD file's contexts) in something with the same ``ask_many_by_retriever``;
+    ``qa eval --ray`` passes a Ray actor pool (:class:`qa.stores.ray_eval.RaySpread`).
     """
     started = time.perf_counter()
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -167,6 +171,7 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
 
     show = progress is None
     assistant = _make_assistant(dataset, corpus, settings, assistant, embedder, show, index_progress)
+    asker = spread(assistant) if spread is not None else assistant
 
     # Questions the assistant would refuse (too long, only control characters) are skipped here,
     # so that one bad question cannot stop a batch.
@@ -200,7 +205,7 @@ def evaluate(questions: str | Path, *, corpus: Sequence[str | Path] | None = Non
     try:
         for start in range(0, len(usable), QUESTIONS_PER_BATCH):
             batch = usable[start:start + QUESTIONS_PER_BATCH]
-            answers = assistant.ask_many_by_retriever([q.text for q in batch], retrievers, k)
+            answers = asker.ask_many_by_retriever([q.text for q in batch], retrievers, k)
             for name in retrievers:
                 rows[name] += [result_from_answer(q, a, relevant[q.id], name) for q, a in zip(batch, answers[name])]
             done += len(batch) * len(retrievers)
