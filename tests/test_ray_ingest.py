@@ -1,11 +1,18 @@
-"""Embedding through a local Ray Data actor pool: the same vectors, in the caller's order, and the same index."""
+"""``qa index --ray`` on a local Ray: files read and split in Ray tasks give the documents, passages, errors
+and warnings of one process, the index takes those passages (nothing is split again in the driver), and
+embedding through the Ray Data actor pool gives the same vectors, in the caller's order, and the same index."""
+
+import json
+import warnings
 
 import numpy as np
 import pytest
 
-from qa import Assistant
-from qa.corpus import document_from_text
+from essay_formats import write_docx, write_html, write_pdf
+from qa import Assistant, Settings
+from qa.corpus import document_from_text, load_corpus
 from qa.embed import FakeEmbedder
+from qa.passages import split_corpus
 
 pytestmark = pytest.mark.scale
 
@@ -58,3 +65,152 @@ def test_index_built_through_ray_answers_like_one_built_locally(local_ray, fake_
         a, b = local.ask(q), through_ray.ask(q)
         assert [h.passage_id for h in a] == [h.passage_id for h in b]
         assert [h.scores["fused"] for h in a] == pytest.approx([h.scores["fused"] for h in b], abs=1e-6)
+
+
+# -- reading and splitting files in Ray tasks ----------------------------------------------------------------
+
+TEXT = "一、组织\n街道党工委统筹辖区资源。社区党组织服务群众。\n\n二、经费\n党建经费按人头拨付。专项经费接受审计监督。"
+
+
+def _scanned_pdf(path):
+    """A PDF whose second page is an image without a text layer (its reader warns about that page)."""
+    from PIL import Image
+    from reportlab.lib.pagesizes import A5
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(path), pagesize=A5)
+    c.setFont("STSong-Light", 10.5)
+    c.drawString(40, 500, "第一页有文字。")
+    c.showPage()
+    c.drawInlineImage(Image.new("L", (100, 140), 200), 20, 20, 380, 550)
+    c.showPage()
+    c.save()
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory):
+    """Text, web page, Word and PDF files, two files named alike in different folders, an unsupported file."""
+    folder = tmp_path_factory.mktemp("mixed")
+    (folder / "sub").mkdir()
+    (folder / "notes.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "sub" / "notes.txt").write_text("三、人才\n社区工作者待遇逐年提高。", encoding="utf-8")
+    write_html(folder / "page.html")
+    write_docx(folder / "essay.docx")
+    write_pdf(folder / "essay.pdf")
+    _scanned_pdf(folder / "scan.pdf")
+    (folder / "table.xyz").write_text("not a document", encoding="utf-8")
+    return folder
+
+
+def _outcome(read):
+    """What reading gives: (documents, passages) or the error's type and message, with the warnings given."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = read()
+        except Exception as exc:  # noqa: BLE001 - compared below
+            result = (type(exc), str(exc))
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+def _no_split(*args, **kwargs):
+    raise AssertionError("a document was split in the driver")
+
+
+def _one_process(paths, settings):
+    docs = load_corpus(paths, settings)
+    return docs, split_corpus(docs, settings)
+
+
+def _in_ray_tasks(paths, settings):
+    from qa.stores.ray_ingest import read_corpus
+
+    docs, split = read_corpus(paths, settings)
+    return docs, split(docs, settings)
+
+
+def test_files_read_and_split_in_ray_tasks_are_those_of_one_process(local_ray, fake_settings, mixed_folder):
+    (docs, passages), warned = _outcome(lambda: _one_process([mixed_folder], fake_settings))
+    (ray_docs, ray_passages), ray_warned = _outcome(lambda: _in_ray_tasks([mixed_folder], fake_settings))
+    assert [d.doc_id for d in docs] == ["essay", "essay_2", "notes", "page", "scan", "notes_2"]
+    assert ray_docs == docs  # every field: id, title, text, source, blocks
+    assert ray_passages == passages and len(passages) > 50
+    assert {p.doc_id for p in ray_passages} == {d.doc_id for d in docs}
+    assert ray_warned == warned and any("without a text layer" in m for _, m in warned)
+    assert any("table.xyz" in m for _, m in warned)
+
+
+def test_the_bundled_essay_is_read_by_default(local_ray, fake_settings):
+    assert _in_ray_tasks(None, fake_settings) == _one_process(None, fake_settings)
+
+
+@pytest.mark.parametrize("name, data", [
+    ("broken.pdf", b"%PDF-1.7 nothing else"),
+    ("broken.docx", b"PK\x03\x04 not really a zip"),
+    ("data.txt", bytes(range(256)) * 8),
+    ("picture.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR"),
+])
+def test_a_bad_file_gives_the_error_or_warning_of_one_process(local_ray, fake_settings, tmp_path, name, data):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    (folder / name).write_bytes(data)
+    (folder / "z.txt").write_text("三、人才\n社区工作者待遇逐年提高。", encoding="utf-8")
+    for paths in ([folder], [folder / name]):
+        expected = _outcome(lambda: _one_process(paths, fake_settings))
+        assert _outcome(lambda: _in_ray_tasks(paths, fake_settings)) == expected
+        if isinstance(expected[0][0], type):  # refused: one line naming the file
+            assert name in expected[0][1] and "\n" not in expected[0][1]
+
+
+def test_cli_index_ray_splits_nothing_in_the_driver_and_one_process_opens_its_index(
+        local_ray, fake_settings, mixed_folder, tmp_path, monkeypatch, capsys):
+    import qa.passages
+    from qa.cli import main
+
+    index_dir = tmp_path / "index"
+    args = ["--corpus", str(mixed_folder), "--model", "fake", "--index-dir", str(index_dir)]
+    with monkeypatch.context() as m:
+        m.setattr(qa.passages, "split_document", _no_split)  # the driver's; the Ray workers have their own
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main(["index", *args, "--ray"]) == 0
+    assert "updated index (rebuilt (no index yet): 6 added" in capsys.readouterr().out
+    settings = fake_settings.with_(index_dir=index_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opened = Assistant([mixed_folder], settings)  # as `qa ask --corpus FOLDER` opens it, without Ray
+        local = Assistant([mixed_folder], fake_settings.with_(index_dir=tmp_path / "local"))
+    assert opened.index_status.startswith("loaded index from")
+    assert opened.passages == local.passages
+    for q in ["专项经费接受审计监督", "社区工作者待遇"]:
+        a, b = local.ask(q), opened.ask(q)
+        assert [h.passage_id for h in a] == [h.passage_id for h in b] and a.found == b.found
+    assert main(["ask", "社区工作者待遇", *args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hits"][0]["passage_id"] == a.hits[0].passage_id
+
+
+def test_cli_index_ray_updates_a_collection_with_files_read_on_ray(local_ray, tmp_path, monkeypatch, capsys):
+    import qa.passages
+    from qa.cli import main
+    from qa.collection import Collection
+
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text(TEXT, encoding="utf-8")
+    second.write_text("三、人才\n社区工作者待遇逐年提高。", encoding="utf-8")
+    common = ["--collection", "c", "--model", "fake", "--index-dir", str(tmp_path / "index")]
+    assert main(["add", str(first), *common]) == 0
+    collection = Collection("c", Settings(model="fake", index_dir=tmp_path / "index"))
+    (collection.files / "second.txt").write_bytes(second.read_bytes())  # a file the index does not have yet
+    capsys.readouterr()
+    with monkeypatch.context() as m:
+        m.setattr(qa.passages, "split_document", _no_split)
+        assert main(["index", *common, "--ray"]) == 0
+    out = capsys.readouterr().out
+    assert "added (1): second.txt" in out and "unchanged (1): first.txt" in out
+    rows = {r.name: r.passages for r in collection.list()}
+    assert rows == {"first.txt": len(split_corpus(load_corpus([first]))), "second.txt": 1}
