@@ -95,7 +95,8 @@ def embed_texts(texts: Sequence[str], settings: Settings, *, actors: int | None 
     size = actors or (gpus if gpus else max(1, int(resources.get("CPU", 1))))
     ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(texts)])
     out = ds.map_batches(_EmbedActor, fn_constructor_kwargs={"settings": settings}, batch_size=batch_size,
-                         concurrency=size, num_gpus=1 if gpus else None, batch_format="numpy")
+                         compute=ray.data.ActorPoolStrategy(size=size), num_gpus=1 if gpus else None,
+                         batch_format="numpy")  # (``concurrency=`` is deprecated since Ray 2.51)
     vectors: np.ndarray | None = None
     seen = 0
     for batch in out.iter_batches(batch_format="numpy", batch_size=None):
