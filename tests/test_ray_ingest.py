@@ -214,3 +214,26 @@ def test_cli_index_ray_updates_a_collection_with_files_read_on_ray(local_ray, tm
     assert "added (1): second.txt" in out and "unchanged (1): first.txt" in out
     rows = {r.name: r.passages for r in collection.list()}
     assert rows == {"first.txt": len(split_corpus(load_corpus([first]))), "second.txt": 1}
+
+
+def test_cli_index_ray_on_milvus_reads_nothing_in_the_driver(local_ray, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("milvus_lite")
+    import qa.readers
+    from qa.cli import main
+
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "notes.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "sub" / "notes.txt").write_text("三、人才\n社区工作者待遇逐年提高。", encoding="utf-8")
+    common = ["--corpus", str(folder), "--model", "fake", "--index-dir", str(tmp_path / "index")]
+    milvus = ["--store", "milvus", "--milvus-uri", str(tmp_path / "ray.db")]
+    with monkeypatch.context() as m:
+        m.setattr(qa.readers, "read_document", lambda *a, **k: pytest.fail("a file was read in the driver"))
+        assert main(["index", *common, *milvus, "--ray"]) == 0
+    assert "updated Milvus store" in capsys.readouterr().out
+    answers = []
+    for store in (milvus, []):  # the store Ray filled, asked without Ray; the embedded store
+        assert main(["ask", "社区工作者待遇", "--json", *common, *store]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        answers.append(([h["passage_id"] for h in answer["hits"]], answer["found"]))
+    assert answers[0] == answers[1] and answers[0][0][0] == "notes_2:000"
