@@ -1,7 +1,7 @@
 """Scaling out (issue 15): Milvus Lite parity and latency next to the embedded store; Ray embedding.
 
-    python benchmarks/scale_out.py [--parts parity latency ray] [--datasets cmrc drcd]
-                                   [--latency-passages 10000] [--ray-passages 1000]
+    python benchmarks/scale_out.py [--parts parity latency ray ray-read] [--datasets cmrc drcd]
+                                   [--latency-passages 10000] [--ray-passages 1000] [--ray-files 200]
 
 Each measurement runs in its own child process (``--worker ...``), so a crash of one
 (out of memory, a milvus-lite or Ray failure) is printed with its exit status and the
@@ -18,6 +18,10 @@ tail of its stderr, and the other parts still run. Parts:
   against one process: max abs vector difference, wall times, ``ray.init`` and
   per-job start-up (actor + model load), one actor's throughput, and the projection
   for N workers (start-up + passages / (N x one worker's rate)).
+* ``ray-read``: reading and splitting N files (the essay as text, web page, Word and PDF,
+  copied into folders) in Ray tasks (``qa index --ray``'s :func:`read_corpus`) against one
+  process (``load_corpus`` + ``split_corpus``): wall times, a first and a second Ray run
+  (the first starts the workers), and whether documents and passages are identical.
 Needs the scale extra.
 """
 
@@ -163,6 +167,49 @@ def worker_ray(n: int, model: str, work: Path) -> dict[str, Any]:
     return out
 
 
+def worker_ray_read(n: int, work: Path) -> dict[str, Any]:
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from essay_formats import write_docx, write_html, write_pdf
+    from qa import Settings
+    from qa.config import DEFAULT_CORPUS
+    from qa.corpus import load_corpus
+    from qa.passages import split_corpus
+    from qa.stores.ray_ingest import read_corpus, start_ray
+
+    originals = work / "ray-read-originals"
+    originals.mkdir(parents=True, exist_ok=True)
+    made = [shutil.copyfile(DEFAULT_CORPUS, originals / "essay.txt"), write_html(originals / "essay.html"),
+            write_docx(originals / "essay.docx"), write_pdf(originals / "essay.pdf")]
+    folder = work / f"ray-read-{n}"
+    shutil.rmtree(folder, ignore_errors=True)
+    for i in range(n):  # 4 formats per sub-folder: the ids repeat across folders, as in a real corpus
+        source = Path(made[i % 4])
+        target = folder / f"part{i // 4:04d}" / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    settings = Settings(model="fake")
+    out: dict[str, Any] = {"files": n}
+    t = time.perf_counter()
+    docs = load_corpus([folder], settings)
+    passages = split_corpus(docs, settings)
+    out["single_process_s"] = round(time.perf_counter() - t, 2)
+    out["passages"] = len(passages)
+    t = time.perf_counter()
+    start_ray(None, num_cpus=2)
+    out["ray_init_s"] = round(time.perf_counter() - t, 2)
+    for run in ("first", "second"):
+        t = time.perf_counter()
+        ray_docs, split = read_corpus([folder], settings)
+        ray_passages = split(ray_docs, settings)
+        out[f"ray_{run}_s"] = round(time.perf_counter() - t, 2)
+    out["identical"] = ray_docs == docs and ray_passages == passages
+    out["peak_mb"] = round(_peak_mb())
+    out["loadavg"] = os.getloadavg()[0]
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # the driver
 
@@ -241,6 +288,16 @@ def part_ray(n: int, model: str, work: Path) -> None:
         print(f"projection, {total:,} passages (start-up + passages / (N x {rate:.1f}/s)): {cells}", flush=True)
 
 
+def part_ray_read(n: int, work: Path) -> None:
+    print(f"\n== reading and splitting {n} files (essay as .txt/.html/.docx/.pdf) in Ray tasks, local (num_cpus=2)",
+          flush=True)
+    r = _run(["ray-read", str(n), str(work)], "ray-read")
+    if r is not None:
+        print(f"one process {r['single_process_s']:.1f} s ({r['passages']:,} passages); ray.init {r['ray_init_s']:.1f} s; "
+              f"Ray tasks {r['ray_first_s']:.1f} s (first run), {r['ray_second_s']:.1f} s (second); "
+              f"documents and passages identical: {r['identical']}; load {r['loadavg']:.1f}", flush=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         kind, rest = sys.argv[2], sys.argv[3:]
@@ -248,6 +305,8 @@ def main() -> None:
             result = worker_parity(rest[0], rest[1], rest[2], Path(rest[3]))
         elif kind == "latency":
             result = worker_latency(rest[0], int(rest[1]), int(rest[2]), Path(rest[3]))
+        elif kind == "ray-read":
+            result = worker_ray_read(int(rest[0]), Path(rest[1]))
         else:
             result = worker_ray(int(rest[0]), rest[1], Path(rest[2]))
         print(RESULT + json.dumps(result, ensure_ascii=False), flush=True)
@@ -255,12 +314,14 @@ def main() -> None:
     from qa.config import BUNDLED_MODEL
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["parity", "latency", "ray"], choices=["parity", "latency", "ray"])
+    parts = ["parity", "latency", "ray", "ray-read"]
+    parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     parser.add_argument("--model", default=BUNDLED_MODEL, help="model of the parity and Ray parts (default: bundled)")
     parser.add_argument("--datasets", nargs="+", default=["cmrc", "drcd"], choices=list(DATASETS))
     parser.add_argument("--latency-passages", type=int, default=10_000)
     parser.add_argument("--latency-questions", type=int, default=200)
     parser.add_argument("--ray-passages", type=int, default=1000)
+    parser.add_argument("--ray-files", type=int, default=200, help="files the ray-read part reads and splits")
     parser.add_argument("--stores", nargs="+", default=["faiss", "milvus"], choices=["faiss", "milvus"])
     parser.add_argument("--work", help="working folder (default: a new temporary one); results saved there are "
                                        "reused, so stores can be measured by separate runs and printed together")
@@ -274,6 +335,8 @@ def main() -> None:
                 part_parity(args.datasets, args.model, work, args.stores)
             elif part == "latency":
                 part_latency(args.latency_passages, args.latency_questions, work, args.stores)
+            elif part == "ray-read":
+                part_ray_read(args.ray_files, work)
             else:
                 part_ray(args.ray_passages, args.model, work)
         except Exception as exc:  # a driver-side failure of one part must not hide the others
