@@ -237,3 +237,19 @@ def test_cli_index_ray_on_milvus_reads_nothing_in_the_driver(local_ray, tmp_path
         answer = json.loads(capsys.readouterr().out)
         answers.append(([h["passage_id"] for h in answer["hits"]], answer["found"]))
     assert answers[0] == answers[1] and answers[0][0][0] == "notes_2:000"
+
+
+def test_cli_index_ray_refuses_a_bad_file_as_one_process_and_writes_nothing(local_ray, tmp_path, capsys):
+    from qa.cli import main
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT, encoding="utf-8")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7 nothing else")
+    errors = []
+    for ray in ([], ["--ray"]):
+        index_dir = tmp_path / f"index{len(ray)}"
+        assert main(["index", "--corpus", str(folder), "--model", "fake", "--index-dir", str(index_dir), *ray]) == 1
+        errors.append(capsys.readouterr().err)
+        assert not any(index_dir.rglob("manifest.json"))
+    assert errors[0] == errors[1] and "broken.pdf" in errors[0] and errors[0].count("\n") == 1
