@@ -293,7 +293,8 @@ def part_ray_read(n: int, work: Path) -> None:
           flush=True)
     r = _run(["ray-read", str(n), str(work)], "ray-read")
     if r is not None:
-        print(f"one process {r['single_process_s']:.1f} s ({r['passages']:,} passages); ray.init {r['ray_init_s']:.1f} s; "
+        print(f"one process {r['single_process_s']:.1f} s ({r['passages']:,} passages); "
+              f"ray.init {r['ray_init_s']:.1f} s; "
               f"Ray tasks {r['ray_first_s']:.1f} s (first run), {r['ray_second_s']:.1f} s (second); "
               f"documents and passages identical: {r['identical']}; load {r['loadavg']:.1f}", flush=True)
 

@@ -80,7 +80,8 @@ class RayAssistant:
             opened = set(ray.get([a.where.remote() for a in self._actors]))
         except Exception as exc:  # RayActorError: an actor could not open the assistant
             self.close()
-            raise StoreError(f"a Ray actor could not open the index ({_reason(exc)}); run again, or without --ray") from None
+            raise StoreError(f"a Ray actor could not open the index ({_reason(exc)}); "
+                             "run again, or without --ray") from None
         if opened != {_where(assistant)}:  # its answers would not be this process's
             self.close()
             raise StoreError(f"the Ray actors opened another index ({', '.join(sorted(opened))[:200]}) than this "
@@ -101,7 +102,8 @@ class RayAssistant:
         try:
             parts = self._ray.get(jobs)
         except Exception as exc:  # RayActorError, RayTaskError: an actor died or its assistant failed
-            raise StoreError(f"a Ray actor failed while answering ({_reason(exc)}); run again, or without --ray") from None
+            raise StoreError(f"a Ray actor failed while answering ({_reason(exc)}); "
+                             "run again, or without --ray") from None
         for part in parts:
             for r in retrievers:
                 out[r].extend(part[r])

@@ -196,7 +196,8 @@ def read_corpus(paths: Sequence[str | Path] | None, settings: Settings, *,
         parts = ray.get(jobs)
     except Exception as exc:  # RayTaskError (a worker died), RayError: not a file's own error
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
-        raise StoreError(f"a Ray task failed while reading the corpus ({reason}); run again, or without --ray") from None
+        raise StoreError(f"a Ray task failed while reading the corpus ({reason}); "
+                         "run again, or without --ray") from None
     results = sorted((r for part in parts for r in part), key=lambda r: r[0])  # keyed by position
     if [r[0] for r in results] != list(range(len(files))):
         raise StoreError(f"the Ray tasks returned {len(results)} of {len(files)} files; run the command again")
