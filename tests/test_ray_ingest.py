@@ -216,8 +216,9 @@ def test_cli_index_ray_updates_a_collection_with_files_read_on_ray(local_ray, tm
     assert rows == {"first.txt": len(split_corpus(load_corpus([first]))), "second.txt": 1}
 
 
-def test_cli_index_ray_on_milvus_reads_nothing_in_the_driver(local_ray, tmp_path, monkeypatch, capsys):
+def test_cli_index_ray_on_milvus_reads_and_splits_nothing_in_the_driver(local_ray, tmp_path, monkeypatch, capsys):
     pytest.importorskip("milvus_lite")
+    import qa.passages
     import qa.readers
     from qa.cli import main
 
@@ -229,6 +230,7 @@ def test_cli_index_ray_on_milvus_reads_nothing_in_the_driver(local_ray, tmp_path
     milvus = ["--store", "milvus", "--milvus-uri", str(tmp_path / "ray.db")]
     with monkeypatch.context() as m:
         m.setattr(qa.readers, "read_document", lambda *a, **k: pytest.fail("a file was read in the driver"))
+        m.setattr(qa.passages, "split_document", _no_split)  # the store takes the passages the tasks split
         assert main(["index", *common, *milvus, "--ray"]) == 0
     assert "updated Milvus store" in capsys.readouterr().out
     answers = []

@@ -38,8 +38,8 @@ import numpy as np
 from ..config import Settings
 from ..corpus import Document
 from ..embed import Embedder
-from ..index import (Changes, DocumentRecord, PassageStore, diff_documents, Progress, build_identity, document_checksum,
-                     embedding_text)
+from ..index import (Changes, DocumentRecord, PassageStore, Progress, Split, build_identity, diff_documents,
+                     document_checksum, embedding_text)
 from ..legs import MAX_TEXT_CHECKS, Candidates, DictionaryLeg, Question, normalisation_rows
 from ..lexical import B, K1, SparseScores
 from ..normalize import lexical_tokens, normalize, to_simplified
@@ -529,9 +529,9 @@ def make_milvus_legs(index: MilvusIndex, settings: Settings) -> dict[str, Any]:
 
 
 def _insert_documents(client: Any, docs: Sequence[Document], settings: Settings, embedder: Embedder,
-                      report: Progress) -> dict[str, list[int]]:
+                      report: Progress, split: Split = split_corpus) -> dict[str, list[int]]:
     """Split, embed and insert some documents; their new passage rows by document key."""
-    passages = split_corpus(docs, settings)
+    passages = split(docs, settings)
     by_id = {d.doc_id: d for d in docs}
     sent_texts, sent_owner, sent_spans = [], [], []
     for i, p in enumerate(passages):
@@ -577,7 +577,7 @@ def _rows_of(client: Any, key: str) -> list[int]:
 
 
 def update_milvus(client: Any, documents: Sequence[Document], settings: Settings, embedder: Embedder, *,
-                  rebuild: bool = False, progress: Progress | None = None) -> Changes:
+                  rebuild: bool = False, progress: Progress | None = None, split: Split = split_corpus) -> Changes:
     """Bring a Milvus store in line with ``documents``: add, update (new rows in, then old rows out, then
     the document record) and remove by document. A store built with another model or settings is a
     :class:`StoreError` unless ``rebuild`` (it may be shared: it is not dropped unasked)."""
@@ -605,7 +605,7 @@ def update_milvus(client: Any, documents: Sequence[Document], settings: Settings
     old_rows = {d.source: _rows_of(client, d.source) for d in fresh if d.source in known}
     if fresh:
         report("splitting into passages", 0.0)
-        new_rows = _insert_documents(client, fresh, settings, embedder, report)
+        new_rows = _insert_documents(client, fresh, settings, embedder, report, split)
         now = time.time()
         for d in fresh:
             record = DocumentRecord(d.source, d.doc_id, d.title, document_checksum(d), "milvus",
@@ -629,12 +629,14 @@ def _flush(client: Any) -> None:
 
 
 def open_milvus(documents: Sequence[Document], settings: Settings, embedder: Embedder, *,
-                rebuild: bool = False, progress: Progress | None = None) -> tuple[MilvusIndex, str]:
-    """The corpus's Milvus store, brought up to date first; also say what happened, in one line."""
+                rebuild: bool = False, progress: Progress | None = None,
+                split: Split = split_corpus) -> tuple[MilvusIndex, str]:
+    """The corpus's Milvus store, brought up to date first; also say what happened, in one line
+    (``split``: as for :func:`qa.index.update_index`)."""
     uri = default_uri(settings)
     client = connect(uri)
     try:
-        changes = update_milvus(client, documents, settings, embedder, rebuild=rebuild, progress=progress)
+        changes = update_milvus(client, documents, settings, embedder, rebuild=rebuild, progress=progress, split=split)
         if not _is_server(uri):  # a Lite file written before flushes were made (Lite replays it into its memtable)
             _flush(client)
         index = MilvusIndex(client, uri)

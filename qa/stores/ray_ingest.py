@@ -232,15 +232,19 @@ def index_with_ray(corpus: Sequence[str | Path] | None, settings: Settings, embe
 
     Embedded store: the tasks split the files too and the index takes their passages; the assistant
     is then opened over the files as any command opens it (reading them once more, in this process, to
-    check the index is current). Milvus store: the store splits (its writer has no hook for passages
-    split elsewhere), the documents come from the tasks.
+    check the index is current). Milvus store: the same, the store then opened over the tasks' documents.
     """
     from ..assistant import Assistant
 
-    if settings.store == "milvus":
-        documents, _ = read_corpus(corpus, settings, split=False)
-        return Assistant(documents, settings, embedder=embedder, rebuild=rebuild, progress=progress)
     documents, presplit = read_corpus(corpus, settings)
+    if settings.store == "milvus":
+        from .milvus import open_milvus
+
+        store, status = open_milvus(documents, settings, embedder, rebuild=rebuild, progress=progress, split=presplit)
+        store.close()
+        assistant = Assistant(documents, settings, embedder=embedder, progress=progress)
+        assistant.index_status = status
+        return assistant
     sources = list(corpus) if corpus else None
     index, status = open_index(documents, settings, embedder, rebuild=rebuild, progress=progress, sources=sources,
                                split=presplit)
