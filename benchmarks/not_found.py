@@ -1,13 +1,16 @@
 """The "not found" decision on every dev set: today's fixed logistic vs the null-profile method, side by side.
 
     python benchmarks/not_found.py [--data DIR] [--bank FILE] [--index-dir DIR] [--cache DIR]
-                                   [--skip drcd] [--fit]
+                                   [--skip drcd] [--fit] [--no-held-out]
 
 Corpora: the bundled essay, the CMRC 2018 trial contexts, the DRCD test contexts
 (traditional Chinese) and every ``DATA/NAME.txt`` that has a ``DATA/NAME_paraphrase.jsonl``
 (``essay_paraphrase.jsonl`` goes with the essay). Each question set is asked on its
 own corpus (answerable unless its evidence is empty) and on every other corpus
-(cross pairs: unanswerable). For every corpus the null profile is fitted from the
+(cross pairs: unanswerable). CMRC and DRCD questions are also asked on their own
+corpus with every other context left out (``cmrc-half``): a question whose context
+is gone is unanswerable there, yet the paragraphs left of its article share its
+names and topic — the word-sharing case, on external data. For every corpus the null profile is fitted from the
 bank (``qa/data/null_questions.txt``) scored on it, as an index would at build time.
 
 Per pair it prints answerable wrongly flagged (%), unanswerable flagged (%) and the
@@ -15,8 +18,9 @@ expected calibration error (10 bins; confidence vs "the corpus answers it") for 
 OLD logistic (``Settings.confidence_weights`` on the top hit) and the NEW method
 (:func:`qa.confidence.decide` with ``Settings.not_found_weights``).
 
-``--fit`` refits the new method's weights on cross pairs (unanswerable) and the SQuAD
-sets' own questions (answerable) only, so the essay and paraphrase sets stay held
+``--fit`` refits the new method's weights on cross pairs (unanswerable; with
+``--fit-held-out`` the left-out contexts' questions too) and the SQuAD sets' own
+questions (answerable) only, so the essay and paraphrase sets stay held
 out, prints them (paste into ``Settings.not_found_weights``) and uses them for the
 table. Question vectors are cached under ``--cache``; the first run on CMRC/DRCD
 builds their indexes (minutes; passage vectors are cached in the user embedding cache).
@@ -64,6 +68,9 @@ class Pair:
     features: list[QuestionFeatures]
     answerable: np.ndarray
     old: np.ndarray
+    held_out: bool = False
+    """The corpus is its own questions' corpus with every other context left out: the questions of the
+    contexts left out are unanswerable there, yet their article's other paragraphs share their words."""
 
 
 def read_bank(path: Path) -> list[Question]:
@@ -118,14 +125,20 @@ def design(pair: Pair, profile: NullProfile) -> np.ndarray:
                        for f in pair.features])
 
 
-def fit(pairs: list[Pair], profiles: dict[str, NullProfile], squad: set[str], l2: float = 1.0) -> tuple[float, ...]:
-    """Weighted L2 logistic on cross pairs (0) and SQuAD sets' own answerable questions (1), classes balanced."""
+def fit(pairs: list[Pair], profiles: dict[str, NullProfile], squad: set[str], l2: float = 1.0,
+        with_held_out: bool = False) -> tuple[float, ...]:
+    """Weighted L2 logistic on cross pairs (0) and SQuAD sets' own answerable questions (1), classes balanced;
+    ``with_held_out`` adds the left-out contexts' questions (0)."""
     xs, ys = [], []
     for p in pairs:
         if p.home and p.questions not in squad:
             continue  # held out
         x, y = design(p, profiles[p.corpus]), p.answerable.astype(float)
-        keep = y == 1 if p.home else np.ones(len(y), bool)
+        # own questions: the answerable ones; passage left out: the unanswerable ones (the answerable
+        # ones are already counted on the whole corpus); cross pairs: all (unanswerable)
+        if p.held_out and not with_held_out:
+            continue
+        keep = (y == 0) if p.held_out else (y == 1 if p.home else np.ones(len(y), bool))
         xs.append(x[keep][:, FIT_FREE])
         ys.append(y[keep])
     x, y = np.vstack(xs), np.concatenate(ys)
@@ -150,6 +163,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/qa-not-found"), help="question vector cache")
     parser.add_argument("--skip", nargs="*", default=[], help="corpora to leave out (e.g. drcd: long to index)")
     parser.add_argument("--fit", action="store_true", help="refit the new weights (essay/paraphrase sets held out)")
+    parser.add_argument("--held-out", action=argparse.BooleanOptionalAction, default=True,
+                        help="also ask CMRC/DRCD questions on their corpus with every other context left out "
+                             "(unanswerable questions that share their article's words)")
+    parser.add_argument("--fit-held-out", action="store_true",
+                        help="--fit on the left-out contexts' questions too (measured: more word-sharing questions "
+                             "flagged, and more paraphrased answerable ones; not the default)")
     parser.add_argument("--cuts", type=float, nargs="*", default=[0.2, 0.35, 0.5, 0.65, 0.8],
                         help="min_confidence values for the trade-off table (home sets, new method)")
     args = parser.parse_args()
@@ -172,6 +191,7 @@ def main() -> None:
             corpora[doc] = Assistant([args.data / f"{doc}.txt"], base, embedder=essay.embedder)
             sets[para.stem] = (load_questions(para).questions, doc)
     squad = set()
+    halves: dict[str, tuple[str, set[str]]] = {}  # half corpus -> (its dataset, the doc ids it keeps)
     for name, file in (("cmrc", "cmrc2018_trial.json"), ("drcd", "drcd_test.json")):
         if name in args.skip:
             continue
@@ -182,6 +202,10 @@ def main() -> None:
         squad.add(name)
         print(f"{name}: {corpora[name].index.size} passages ({corpora[name].index_status}, "
               f"{time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        if args.held_out:  # every other context (paragraphs of one article are neighbours: their siblings stay)
+            kept = data.documents[::2]
+            corpora[f"{name}-half"] = Assistant(kept, base.with_(split_contexts=False), embedder=essay.embedder)
+            halves[f"{name}-half"] = (name, {d.doc_id for d in kept})
 
     bank = read_bank(args.bank)
     bank_vectors = vectors([q.text for q in bank])
@@ -198,13 +222,21 @@ def main() -> None:
     for qname, (questions, home) in sets.items():
         v = vectors([q.text for q in questions])
         for cname, assistant in corpora.items():
+            if cname in halves:
+                if halves[cname][0] != qname:
+                    continue  # a half corpus is asked only its own dataset's questions
+                kept = halves[cname][1]
+                f, old = features(assistant, questions, v)
+                answerable = np.array([any(d in kept for d in q.doc_ids) for q in questions])
+                pairs.append(Pair(qname, cname, True, f, answerable, old, held_out=True))
+                continue
             f, old = features(assistant, questions, v)
             answerable = np.array([cname == home and q.expects_answer for q in questions])
             pairs.append(Pair(qname, cname, cname == home, f, answerable, old))
 
     settings = base
     if args.fit:
-        weights = fit(pairs, profiles, squad)
+        weights = fit(pairs, profiles, squad, with_held_out=args.fit_held_out)
         print("not_found_weights =", weights)
         settings = base.with_(not_found_weights=weights)
 
@@ -216,7 +248,7 @@ def main() -> None:
         y = p.answerable
         na, nu = int(y.sum()), int((~y).sum())
         pct = (lambda flagged, n: f"{100 * flagged / n:.1f}" if n else "-")
-        label = f"{p.questions} @ {p.corpus}" + ("" if p.home else "  (cross)")
+        label = f"{p.questions} @ {p.corpus}" + ("  (half left out)" if p.held_out else "" if p.home else "  (cross)")
         print(f"{label:38s} {na:>10d} {pct(((p.old < .5) & y).sum(), na):>8s} {pct(((new < .5) & y).sum(), na):>9s}"
               f"   {nu:>12d} {pct(((p.old < .5) & ~y).sum(), nu):>6s} {pct(((new < .5) & ~y).sum(), nu):>7s}"
               f"   {ece(p.old, y):5.3f} {ece(new, y):6.3f}")

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from .answer_kind import kind_label
+
 if TYPE_CHECKING:
     from .config import Settings
 
@@ -73,7 +75,7 @@ class QuestionFeatures:
     top-ranked passage (0..1). ``legs_agree``: the dense and lexical legs rank the
     same passage first. ``missing``: the question's specific terms (names, numbers,
     Latin words; see :func:`specific_terms`) found nowhere in the corpus.
-    ``unmet``: the kind of answer the question asks for (:func:`asked_kind`: a quantity
+    ``unmet``: the kind of answer the question asks for (:func:`qa.answer_kind.asked_kind`: a quantity
     or a time) when none of the top passages holds one, else ``""``.
     ``where``/``sentence_no``: the top passage's short label and the 1-based number
     of its best sentence, for the reason line only.
@@ -199,7 +201,7 @@ def _reason(features: QuestionFeatures, profile: NullProfile, found: bool, confi
     where_en = (f"sentence {features.sentence_no} of {features.where}" if features.sentence_no
                 else (features.where or "the nearest passage"))
     if features.unmet and not found:
-        kind_zh, kind_en = ANSWER_KIND_LABELS[features.unmet]
+        kind_zh, kind_en = kind_label(features.unmet)
         return (f"问题问的是{kind_zh}，但最相关的段落里没有{kind_zh}（最接近的内容是{where_zh}） · "
                 f"the question asks for {kind_en}, and the nearest passages hold none (nearest: {where_en})")
     if features.missing and not found:
@@ -237,6 +239,8 @@ def hit_relevance(fused: Sequence[float], spread: float, answer_confidence: floa
 
 #: jieba part-of-speech flags of names: places, people, organisations, other proper nouns, Latin words.
 _NAME_FLAGS = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg", "eng"})
+#: The person-name flags: jieba's dictionary gives them to many common two-character words.
+_PERSON_FLAGS = frozenset({"nr", "nrt", "nrfg"})
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _LATIN = re.compile(r"[a-z][a-z0-9]+")
 
@@ -251,11 +255,16 @@ def specific_terms(question: str) -> list[str]:
         return []
     import jieba.posseg as posseg
 
+    known = posseg.dt.word_tag_tab
     out: list[str] = []
     for run in re.split(r"\s+", text):
         for word in posseg.cut(run):
             w = word.word.strip()
-            if len(w) >= 2 and (word.flag in _NAME_FLAGS or _NUMBER.fullmatch(w) or _LATIN.fullmatch(w)):
+            if len(w) < 2:
+                continue
+            if word.flag in _PERSON_FLAGS and len(w) == 2 and w in known:
+                continue  # a two-character dictionary word tagged as a person's name (卡里, 太多, 智慧): mostly common words
+            if word.flag in _NAME_FLAGS or _NUMBER.fullmatch(w) or _LATIN.fullmatch(w):
                 out.append(w)
     return list(dict.fromkeys(out))
 
@@ -263,46 +272,6 @@ def specific_terms(question: str) -> list[str]:
 def missing_terms(terms: Sequence[str], corpus_texts: Sequence[str]) -> tuple[str, ...]:
     """The terms found in none of the corpus texts (normalised texts: simplified, folded, no spaces)."""
     return tuple(t for t in terms if not any(t in text for text in corpus_texts))
-
-
-# -- the kind of answer a question asks for ------------------------------------------------------------
-
-#: Counters and units after a number ("3 个", "五年", "20 公里"): what makes a number a quantity.
-_UNIT = (r"(?:个|名|位|人|岁|年|月|天|日|次|项|条|家|户|元|块|倍|级|类|种|批|届|期|小时|分钟|秒|周|座|所|间|部|本|"
-         r"场|件|台|辆|张|层|成|公里|千米|米|厘米|平方米|亩|公顷|吨|千克|公斤|克|升|千瓦|瓦|伏|毫安|度|万|亿|千|百)")
-#: Questions (normalised: simplified, folded, no spaces) that ask for a quantity or a time.
-_ASKS: Mapping[str, re.Pattern[str]] = {
-    "time": re.compile(r"哪一年|哪年|何年|何时|什么时候|哪个时候|哪一天|哪天|几月|几号|几点|哪个月|哪个朝代|哪个世纪|"
-                       r"哪个年代|^when|whatyear|whichyear|whatdate"),
-    "quantity": re.compile(r"多少|几" + _UNIT + r"|几成|多久|多长时间|多长|多高|多远|多重|多深|多宽|多厚|百分之几|"
-                           r"howmany|howmuch|howlong|howold|howfar|whatpercentage|whatproportion"),
-}
-#: Text (normalised) that holds an answer of each kind: a number with a unit, two or more digits, a
-#: Chinese numeral other than a lone 一 ("一个" is mostly "a") with a counter, a percentage; a year,
-#: month or day, or a named period.
-_HOLDS: Mapping[str, re.Pattern[str]] = {
-    "time": re.compile(r"[0-9〇零一二三四五六七八九]{4}年|[0-9]{1,2}月|[0-9]{1,2}日|[一二三四五六七八九十]{1,2}月|"
-                       r"世纪|年代|年间|公元|朝代|期间|以来|之前|之后"),
-    "quantity": re.compile(r"[0-9]+(?:[.,][0-9]+)*(?:%|‰|" + _UNIT[3:-1] + r"|kg|km|kw|mah|[gmwvh])|[0-9]{2,}|"
-                           r"(?:[两二三四五六七八九十百千万亿半]|一[十百千万亿])[零〇一二两三四五六七八九十百千万亿]*" + _UNIT
-                           + r"|百分之[零一二两三四五六七八九十百]"),
-}
-#: How the reason line names each kind (Chinese, English).
-ANSWER_KIND_LABELS: Mapping[str, tuple[str, str]] = {"time": ("时间", "a time"), "quantity": ("数量", "a number")}
-
-
-def asked_kind(question: str) -> str:
-    """``"time"`` or ``"quantity"`` when the question asks for one (多少, 几个, 哪一年, how many, when …),
-    else ``""``: an answer to it must hold a number or a date, whatever its wording."""
-    from .normalize import normalize
-
-    text = normalize(question)
-    return next((kind for kind, asks in _ASKS.items() if asks.search(text)), "")
-
-
-def holds_kind(kind: str, text: str) -> bool:
-    """Whether a normalised text holds an answer of ``kind`` (a number with its unit, a year …)."""
-    return bool(_HOLDS[kind].search(text)) if kind else True
 
 
 # -- the bank of unrelated questions --------------------------------------------------------------------

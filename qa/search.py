@@ -20,8 +20,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .config import DEFAULT_LEG_WEIGHTS, RETRIEVER_LEGS, Retriever, Settings
-from .confidence import (Decision, NullProfile, QuestionFeatures, asked_kind, decide, hit_relevance, holds_kind,
-                         question_language, specific_terms)
+from .answer_kind import asked_kind, holds_kind
+from .confidence import Decision, NullProfile, QuestionFeatures, decide, hit_relevance, question_language, specific_terms
 from .fusion import Fused, fuse
 from .index import Index
 from .legs import Candidates, Leg, Question, Vocabulary, gather_candidates, make_legs, prepare_question
