@@ -1,5 +1,7 @@
 """The Milvus store (Milvus Lite file) against the embedded default: same hits, incremental updates, faults."""
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -169,6 +171,23 @@ def test_cli_indexes_and_asks_on_milvus(tmp_path, capsys):
     assert main(["ask", "专项经费接受审计监督", "--json", *common]) == 0
     assert "专项经费" in capsys.readouterr().out
     assert main(["index", "--verify", *common]) == 2
+
+
+@pytest.mark.scale
+def test_a_store_built_by_one_process_is_asked_by_the_next(tmp_path):
+    """Each command is its own process, and a Lite store reopened starts with its collections released."""
+    pytest.importorskip("milvus_lite")
+    corpus = tmp_path / "doc.txt"
+    corpus.write_text(DOC.text, encoding="utf-8")
+    common = ["--corpus", str(corpus), "--model", "fake", "--index-dir", str(tmp_path / "index"),
+              "--store", "milvus", "--milvus-uri", str(tmp_path / "two.db")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QA_CACHE_DIR": str(tmp_path / "cache")}
+    root = Path(__file__).resolve().parents[1]
+    for command in (["index"], ["ask", "专项经费接受审计监督", "--json"]):
+        done = subprocess.run([sys.executable, "-m", "qa", *command, *common], capture_output=True, text=True,
+                              env=env, cwd=root, timeout=600)
+        assert done.returncode == 0, done.stderr[-800:]
+    assert "专项经费" in json.loads(done.stdout)["hits"][0]["text"]
 
 
 # --- --where filters ------------------------------------------------------------------------------------

@@ -81,7 +81,9 @@ def connect(uri: str) -> Any:
         require("milvus_lite")
         Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
-        return pymilvus.MilvusClient(uri)
+        client = pymilvus.MilvusClient(uri)
+        _load(client)
+        return client
     except Exception as exc:  # the engine raises several kinds (grpc, MilvusException, OSError)
         if _locked_elsewhere(uri):
             raise StoreError(f"the Milvus Lite file {uri} is open in another process (Lite allows one at a "
@@ -89,6 +91,14 @@ def connect(uri: str) -> Any:
         reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise StoreError(f"cannot open the Milvus store at {uri} ({reason}); check the URI and credentials, "
                          "and that no other process has the Lite file open") from None
+
+
+def _load(client: Any) -> None:
+    """Load the store's collections into memory: a store opened by an earlier process starts released
+    (Milvus Lite always; a server after a restart), and a released collection refuses every query."""
+    for name in (PASSAGES, SENTENCES, DOCUMENTS):
+        if client.has_collection(name):
+            client.load_collection(name)
 
 
 def _is_server(uri: str) -> bool:
