@@ -28,7 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -51,6 +54,11 @@ PASSAGES, SENTENCES, DOCUMENTS = "qa_passages", "qa_sentences", "qa_documents"
 MAX_LIMIT = 16384
 #: Rows per insert / get / query-by-ids call.
 BATCH = 500
+#: Passages whose vectors a loaded store keeps in memory (least recently used out; about 6 kB each).
+ROW_MEMO = 4096
+#: Passages whose sentences one query asks for: each query costs about the same whatever its size on
+#: Milvus Lite (it scans the sentences), so few large ones (an answer over the row limit is split).
+SENTENCE_QUERY_PASSAGES = 1000
 SENTENCES_PER_CANDIDATE = 4
 #: Key of the documents-collection row that holds the build identity (model, settings, token version).
 IDENTITY_KEY = ":identity:"
@@ -271,12 +279,23 @@ class _Vocabulary:
         return {t: 0 for t in dict.fromkeys(tokens) if len(self.index.bm25(term_key(t), 1)[0])}
 
 
+@dataclass(frozen=True)
+class _RowVectors:
+    """One passage's vectors as stored: its own, its sentences' (in order) and their spans."""
+
+    passage: np.ndarray
+    sentences: np.ndarray
+    spans: np.ndarray
+
+
 class MilvusIndex(PassageStore):
     """The live passages in a Milvus store, read on demand; duck-types :class:`qa.index.Index`."""
 
     def __init__(self, client: Any, uri: str) -> None:
         self.client = client
         self.uri = uri
+        self._memo: OrderedDict[int, _RowVectors] = OrderedDict()
+        self._memo_lock = threading.Lock()
         self.documents = {k: DocumentRecord(**v) for k, v in _document_records(client).items()}
         self.segments = [_Vocabulary(self)]
 
@@ -304,30 +323,57 @@ class MilvusIndex(PassageStore):
     def normalized_at(self, rows: Sequence[int]) -> list[str]:
         return [r["norm"] for r in self._fields(rows, ["norm"])]
 
-    def passage_vectors(self, rows: Sequence[int]) -> np.ndarray:
-        found = self._fields(rows, ["vec"])
-        return np.asarray([r["vec"] for r in found], dtype=np.float32).reshape(len(found), -1)
+    def vectors_of(self, rows: Sequence[int]) -> dict[int, _RowVectors]:
+        """Each passage's vector, sentence vectors and sentence spans, in order.
 
-    def sentences_of(self, rows: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        """Each passage's sentences (vector, span), in order."""
-        out: dict[int, list[dict[str, Any]]] = {int(r): [] for r in rows}
-        for chunk in _chunks([int(r) for r in rows], 200):
-            for s in self.client.query(SENTENCES, filter=_ids_expr("passage", chunk), limit=MAX_LIMIT,
-                                       output_fields=["passage", "num", "start", "end", "vec"]):
-                out[int(s["passage"])].append(s)
-        for v in out.values():
-            v.sort(key=lambda s: s["num"])
-        return out
+        Remembered per row (a row's content never changes: an updated document gets new rows), so
+        the candidates, fusion, evidence and highlights of one question fetch each row once; every
+        Milvus call costs (0.2 s for a filtered sentence query on a 10k-passage Lite store).
+        """
+        wanted = list(dict.fromkeys(int(r) for r in rows))
+        with self._memo_lock:
+            known = {r: self._memo[r] for r in wanted if r in self._memo}
+            for r in known:
+                self._memo.move_to_end(r)
+        missing = [r for r in wanted if r not in known]
+        if missing:
+            sentences: dict[int, list[dict[str, Any]]] = {r: [] for r in missing}
+            for chunk in _chunks(missing, SENTENCE_QUERY_PASSAGES):
+                for s in self._sentences(chunk):
+                    sentences[int(s["passage"])].append(s)
+            passages = self._fields(missing, ["vec"])
+            for r, p in zip(missing, passages):
+                sents = sorted(sentences[r], key=lambda s: s["num"])
+                vec = np.asarray(p["vec"], dtype=np.float32)
+                known[r] = _RowVectors(vec, np.asarray([s["vec"] for s in sents], dtype=np.float32).reshape(
+                    len(sents), len(vec)), np.asarray([(s["start"], s["end"]) for s in sents], dtype=np.int32).reshape(-1, 2))
+            with self._memo_lock:
+                for r in missing:
+                    self._memo[r] = known[r]
+                while len(self._memo) > ROW_MEMO:
+                    self._memo.popitem(last=False)
+        return known
+
+    def _sentences(self, rows: Sequence[int]) -> list[dict[str, Any]]:
+        """The sentences of some passages in one query (halved until the answer fits Milvus's limit)."""
+        found = self.client.query(SENTENCES, filter=_ids_expr("passage", rows), limit=MAX_LIMIT,
+                                  output_fields=["passage", "num", "start", "end", "vec"])
+        if len(found) < MAX_LIMIT or len(rows) == 1:
+            return list(found)
+        half = len(rows) // 2
+        return self._sentences(rows[:half]) + self._sentences(rows[half:])
+
+    def passage_vectors(self, rows: Sequence[int]) -> np.ndarray:
+        found = self.vectors_of(rows)
+        return np.asarray([found[int(r)].passage for r in rows], dtype=np.float32).reshape(len(rows), -1)
 
     def row_of(self, passage_id: str) -> int | None:
         found = self.client.query(PASSAGES, filter=f"pid == {json.dumps(passage_id)}", output_fields=["id"], limit=1)
         return int(found[0]["id"]) if found else None
 
     def sentence_spans(self, row: int) -> tuple[_Sentences, int, int]:
-        sents = self.sentences_of([row])[int(row)]
-        vectors = np.asarray([s["vec"] for s in sents], dtype=np.float32)
-        spans = np.asarray([(s["start"], s["end"]) for s in sents], dtype=np.int32).reshape(-1, 2)
-        return _Sentences(vectors, spans), 0, len(sents)
+        found = self.vectors_of([row])[int(row)]
+        return _Sentences(found.sentences, found.spans), 0, len(found.spans)
 
     # -- lexical -------------------------------------------------------------------------------
     def bm25(self, text: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
@@ -407,11 +453,14 @@ class MilvusDenseLeg:
 
     def _load(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(passage vectors, sentence vectors, sentence offsets) of some rows."""
-        pvec = self.index.passage_vectors(rows) if len(rows) else np.zeros((0, 0), dtype=np.float32)
-        sents = self.index.sentences_of(rows)
-        offsets = np.cumsum([0] + [len(sents[int(r)]) for r in rows])
-        svec = np.asarray([s["vec"] for r in rows for s in sents[int(r)]], dtype=np.float32)
-        return pvec, svec.reshape(len(svec), pvec.shape[1] if pvec.size else 0), offsets
+        if not len(rows):
+            return np.zeros((0, 0), dtype=np.float32), np.zeros((0, 0), dtype=np.float32), np.zeros(1, dtype=np.int64)
+        found = self.index.vectors_of(rows)
+        each = [found[int(r)] for r in rows]
+        pvec = np.vstack([f.passage for f in each])
+        offsets = np.cumsum([0] + [len(f.spans) for f in each])
+        svec = np.vstack([f.sentences for f in each])
+        return pvec, svec, offsets
 
     @staticmethod
     def _score(loaded: tuple[np.ndarray, np.ndarray, np.ndarray], q: np.ndarray) -> np.ndarray:
