@@ -74,6 +74,33 @@ def test_candidates_from_milvus_search_when_the_sample_is_smaller_than_the_corpu
 
 
 @pytest.mark.scale
+def test_a_passages_vectors_are_fetched_once_and_large_answers_are_split(
+        fake_settings, milvus_settings, fake_embedder, monkeypatch):
+    import qa.stores.milvus as store
+
+    embedded = Assistant([DOC, DOC2], fake_settings, embedder=fake_embedder)
+    milvus = Assistant([DOC, DOC2], milvus_settings, embedder=fake_embedder)
+    index = milvus.index
+    rows = index.live_rows
+    index._memo.clear()
+    calls = []
+    for name in ("query", "get"):
+        real = getattr(index.client, name)
+        monkeypatch.setattr(index.client, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    monkeypatch.setattr(store, "MAX_LIMIT", 3)  # every answer over the limit: the query is halved until it fits
+    first = index.vectors_of(rows)
+    assert calls.count("query") > 1
+    calls.clear()
+    again = index.vectors_of(rows[::-1])
+    assert calls == []  # remembered
+    for r, own in zip(rows, embedded.index.live_rows):
+        seg, lo, hi = embedded.index.sentence_spans(int(own))
+        assert np.allclose(first[int(r)].sentences, seg.sentence_vectors.vectors[lo:hi], atol=1e-6)
+        assert first[int(r)].spans.tolist() == seg.sent_spans[lo:hi].tolist()
+        assert again[int(r)] is first[int(r)]
+
+
+@pytest.mark.scale
 def test_lexical_leg_scores_are_our_bm25(fake_settings, milvus_settings, fake_embedder):
     from qa.legs import LexicalLeg, prepare_question
 
