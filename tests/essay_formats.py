@@ -113,6 +113,28 @@ def write_pdf(path: Path, copies: int = 1, columns: int = 1) -> Path:
     return path
 
 
+def write_scanned_pdf(path: Path, *, blank_page: bool = False) -> Path:
+    """A PDF whose first page has text and whose second is an image without a text layer (a scan);
+    ``blank_page`` adds an empty third page (which is not a scan)."""
+    from PIL import Image
+    from reportlab.lib.pagesizes import A5
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(path), pagesize=A5)
+    c.setFont("STSong-Light", 10.5)
+    c.drawString(40, 500, "第一页有文字。")
+    c.showPage()
+    c.drawInlineImage(Image.new("L", (100, 140), 200), 20, 20, 380, 550)
+    c.showPage()
+    if blank_page:
+        c.showPage()
+    c.save()
+    return path
+
+
 def write_html(path: Path) -> Path:
     """The essay as a web page with site furniture: navigation, a sidebar, a footer."""
     out = ['<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">',

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from essay_formats import write_docx, write_html, write_pdf
+from essay_formats import write_docx, write_html, write_pdf, write_scanned_pdf
 from qa import Assistant, Settings
 from qa.corpus import document_from_text, load_corpus
 from qa.embed import FakeEmbedder
@@ -72,25 +72,6 @@ def test_index_built_through_ray_answers_like_one_built_locally(local_ray, fake_
 TEXT = "一、组织\n街道党工委统筹辖区资源。社区党组织服务群众。\n\n二、经费\n党建经费按人头拨付。专项经费接受审计监督。"
 
 
-def _scanned_pdf(path):
-    """A PDF whose second page is an image without a text layer (its reader warns about that page)."""
-    from PIL import Image
-    from reportlab.lib.pagesizes import A5
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    c = canvas.Canvas(str(path), pagesize=A5)
-    c.setFont("STSong-Light", 10.5)
-    c.drawString(40, 500, "第一页有文字。")
-    c.showPage()
-    c.drawInlineImage(Image.new("L", (100, 140), 200), 20, 20, 380, 550)
-    c.showPage()
-    c.save()
-    return path
-
-
 @pytest.fixture(scope="module")
 def mixed_folder(tmp_path_factory):
     """Text, web page, Word and PDF files, two files named alike in different folders, an unsupported file."""
@@ -101,7 +82,7 @@ def mixed_folder(tmp_path_factory):
     write_html(folder / "page.html")
     write_docx(folder / "essay.docx")
     write_pdf(folder / "essay.pdf")
-    _scanned_pdf(folder / "scan.pdf")
+    write_scanned_pdf(folder / "scan.pdf")
     (folder / "table.xyz").write_text("not a document", encoding="utf-8")
     return folder
 

@@ -6,7 +6,7 @@ import re
 import pypdfium2 as pdfium
 import pytest
 
-from essay_formats import RUNNING_HEADER, identity_share, write_pdf
+from essay_formats import RUNNING_HEADER, identity_share, write_pdf, write_scanned_pdf
 from qa.corpus import load_corpus, load_document
 from qa.errors import CorpusError
 from qa.passages import split_corpus, split_document
@@ -142,22 +142,7 @@ def test_asking_a_pdf_answers_with_page_and_heading_path(essay_pdf, settings, em
 
 
 def test_scanned_pages_among_text_pages_are_named_in_a_warning(tmp_path):
-    from PIL import Image
-    from reportlab.lib.pagesizes import A5
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    path = tmp_path / "mixed.pdf"
-    c = canvas.Canvas(str(path), pagesize=A5)
-    c.setFont("STSong-Light", 10.5)
-    c.drawString(40, 500, "第一页有文字。")
-    c.showPage()
-    c.drawInlineImage(Image.new("L", (100, 140), 200), 20, 20, 380, 550)
-    c.showPage()
-    c.showPage()  # a blank page is not a scan
-    c.save()
+    path = write_scanned_pdf(tmp_path / "mixed.pdf", blank_page=True)  # a blank page is not a scan
     with pytest.warns(UserWarning, match=r"mixed.pdf: page 2 without a text layer"):
         doc = load_document(path)
     assert doc.text == "第一页有文字。"
