@@ -29,7 +29,7 @@ _COUNT_NUMBER = (r"(?:[0-9]+(?:[.,][0-9]+)*|(?:[两二三四五六七八九十�
 #: Units of each kind of quantity (alternatives, longest first where one is a prefix of another).
 _UNITS: Mapping[str, str] = {
     "money": r"元|块|角",
-    "length": r"公里|千米|厘米|毫米|米|km|cm|mm|m",
+    "length": r"光年|天文单位|公里|千米|厘米|毫米|米|km|cm|mm|m",
     "area": r"平方公里|平方米|平米|亩|公顷|㎡",
     "weight": r"吨|千克|公斤|克|斤|kg",
     "duration": r"个工作日|工作日|个小时|小时|个月|年|月|周|星期|天|日|钟头|分钟|秒",
@@ -79,14 +79,18 @@ _ASKS_QUANTITY = re.compile(r"多少|几(?:成|级|批|部|本|场|件)|howmany|
 #: Counters and units after a number in an answer to "any quantity" (多少 with no counter).
 _ANY_UNIT = (r"(?:个|名|位|人|岁|年|月|天|日|次|项|条|家|户|元|块|倍|级|类|种|批|届|期|小时|分钟|秒|周|座|所|间|部|本|"
              r"场|件|台|辆|张|层|成|公里|千米|米|厘米|平方米|亩|公顷|吨|千克|公斤|克|升|千瓦|瓦|伏|毫安|度|万|亿|千|百)")
+#: A share: a percentage, a fraction, 几成 — also an answer to "how many" (三分之二以上的业主).
+_SHARE = (r"[0-9]+(?:\.[0-9]+)?(?:%|‰)|百分之[零一二两三四五六七八九十百]|"
+          r"[0-9一二两三四五六七八九十]+分之[0-9一二三四五六七八九十]|[一二两三四五六七八九十半]成")
+#: A count given as a large round number without its counter (人口约2600万).
+_ROUND = r"[0-9]+(?:\.[0-9]+)?(?:万|亿)"
 _HOLDS: Mapping[str, re.Pattern[str]] = {
     "time": re.compile(r"[0-9〇零一二三四五六七八九]{4}年|[0-9]{1,2}月|[0-9]{1,2}日|[一二三四五六七八九十]{1,2}月|"
                        r"世纪|年代|年间|公元|朝代|期间|以来|之前|之后"),
     "quantity": re.compile(r"[0-9]+(?:[.,][0-9]+)*(?:%|‰|" + _ANY_UNIT[3:-1] + r"|kg|km|kw|mah|[gmwvh])|[0-9]{2,}|"
                            r"(?:[两二三四五六七八九十百千万亿半]|一[十百千万亿])[零〇一二两三四五六七八九十百千万亿]*" + _ANY_UNIT
                            + r"|百分之[零一二两三四五六七八九十百]"),
-    "percentage": re.compile(r"[0-9]+(?:\.[0-9]+)?(?:%|‰)|百分之[零一二两三四五六七八九十百]|"
-                             r"[0-9一二两三四五六七八九十]+分之[0-9一二三四五六七八九十]|[一二两三四五六七八九十半]成"),
+    "percentage": re.compile(_SHARE + r"|[0-9]+\.[0-9]+"),  # ratings and rates are often bare decimals
     "phone": re.compile(r"[0-9]{5,}|[0-9]{3,4}-[0-9]{7,8}"),
     "web": re.compile(r"https?:|www\.|[a-z0-9-]+\.(?:com|cn|org|net|gov)|[a-z0-9._-]+@[a-z0-9-]+\."),
     **{kind: re.compile(_NUMBER + r"(?:" + units + r")") for kind, units in _UNITS.items()},
@@ -137,7 +141,7 @@ def holds_kind(kind: str, text: str) -> bool:
     if kind.startswith("count:"):
         counters = _COUNTERS.get(kind[len("count:"):], kind[len("count:"):])
         number = _COUNT_NUMBER if kind == "count:个" else _NUMBER
-        return bool(re.search(number + r"(?:" + counters + r")", text))
+        return bool(re.search(number + r"(?:" + counters + r")|" + _SHARE + "|" + _ROUND, text))
     return bool(_HOLDS[kind].search(text))
 
 

@@ -190,6 +190,8 @@ def decide(features: QuestionFeatures, profile: NullProfile, settings: "Settings
     """Found or not, the calibrated confidence, and the reason (evidence relative to unrelated questions)."""
     logit = evidence_score(features, profile, settings.not_found_weights)
     confidence = 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))
+    if features.unmet:  # asked for a number of households, and the nearest passages hold none: a veto
+        confidence = min(confidence, settings.unmet_confidence)
     found = confidence >= settings.min_confidence
     return Decision(found=found, confidence=round(confidence, 4),
                     reason=_reason(features, profile, found, confidence))

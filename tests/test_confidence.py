@@ -126,3 +126,12 @@ def test_an_unmet_kind_of_answer_lowers_the_confidence_and_says_so(profile: Null
     assert unmet.confidence < plain.confidence
     if not unmet.found:
         assert "数量" in unmet.reason and "a number" in unmet.reason
+
+
+def test_an_unmet_kind_of_answer_vetoes_even_the_strongest_topic_evidence(profile: NullProfile) -> None:
+    settings = Settings()
+    strong = decide(_question(0.99, lexical=30.0, coverage=1.0, legs_agree=True), profile, settings)
+    vetoed = decide(_question(0.99, lexical=30.0, coverage=1.0, legs_agree=True, unmet="count:户"), profile, settings)
+    assert strong.found and strong.confidence > 0.9
+    assert not vetoed.found and vetoed.confidence <= settings.unmet_confidence
+    assert "“户”" in vetoed.reason and 'a count of "户"' in vetoed.reason
