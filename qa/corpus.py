@@ -221,13 +221,19 @@ def load_corpus(paths: Sequence[str | Path] | None = None, settings: Settings | 
     """
     files = corpus_files(paths) if paths else [DEFAULT_CORPUS]
     docs = [load_document(f, settings) for f in files]
+    return [d if i == d.doc_id else replace(d, doc_id=i) for d, i in zip(docs, distinct_ids([d.doc_id for d in docs]))]
+
+
+def distinct_ids(doc_ids: Sequence[str]) -> list[str]:
+    """The documents' ids made distinct in corpus order: two files called notes.txt in different
+    folders are ``notes`` and ``notes_2``."""
     seen: dict[str, int] = {}
-    unique: list[Document] = []
-    for d in docs:  # two files called notes.txt in different folders get distinct ids
-        n = seen.get(d.doc_id, 0)
-        seen[d.doc_id] = n + 1
-        unique.append(d if n == 0 else replace(d, doc_id=f"{d.doc_id}_{n + 1}"))
-    return unique
+    out = []
+    for doc_id in doc_ids:
+        n = seen.get(doc_id, 0)
+        seen[doc_id] = n + 1
+        out.append(doc_id if n == 0 else f"{doc_id}_{n + 1}")
+    return out
 
 
 def corpus_checksum(documents: Sequence[Document]) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ..config import DEFAULT_CORPUS, Settings
-from ..corpus import Document, corpus_files, load_document
+from ..corpus import Document, corpus_files, distinct_ids, load_document
 from ..embed import Embedder, load_embedder
 from ..index import Progress, Split, open_index
 from ..passages import Passage, split_corpus, split_document
@@ -201,18 +201,18 @@ def read_corpus(paths: Sequence[str | Path] | None, settings: Settings, *,
     results = sorted((r for part in parts for r in part), key=lambda r: r[0])  # keyed by position
     if [r[0] for r in results] != list(range(len(files))):
         raise StoreError(f"the Ray tasks returned {len(results)} of {len(files)} files; run the command again")
-    documents: list[Document] = []
-    by_source: dict[str, list[Passage]] = {}
-    seen: dict[str, int] = {}
+    read: list[tuple[Document, list[Passage] | None]] = []
     for _, doc, passages, caught, error in results:
         for category, message in caught:
             warnings.warn(message, category, stacklevel=2)
         if error is not None:
             raise error
         assert doc is not None
-        n = seen.get(doc.doc_id, 0)  # as load_corpus: two notes.txt in different folders get distinct ids
-        seen[doc.doc_id] = n + 1
-        doc, passages = _renamed(doc, passages, doc.doc_id if n == 0 else f"{doc.doc_id}_{n + 1}")
+        read.append((doc, passages))
+    documents: list[Document] = []
+    by_source: dict[str, list[Passage]] = {}
+    for (doc, passages), doc_id in zip(read, distinct_ids([d.doc_id for d, _ in read])):  # as load_corpus
+        doc, passages = _renamed(doc, passages, doc_id)
         documents.append(doc)
         if passages is not None:
             by_source[doc.source] = passages
