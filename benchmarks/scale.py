@@ -468,6 +468,15 @@ def _stage_sum(build: dict[str, Any], prefix: str) -> float:
     return sum(found)
 
 
+def _stage_ms(stage: str) -> Callable[[dict[str, Any]], str]:
+    """A table cell: the stage's mean wall ms per question, and its CPU ms when the run measured CPU."""
+    def cell(r: dict[str, Any]) -> str:
+        q = r["query"]
+        wall = f"{q['stage_mean_ms'][stage]:.1f}"
+        return f"{wall} / {q['stage_cpu_mean_ms'][stage]:.1f}" if "stage_cpu_mean_ms" in q else wall
+    return cell
+
+
 def render_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> str:
     results = sorted(results, key=lambda r: r["size"])
     b, q, a = (lambda r: r["build"]), (lambda r: r["query"]), (lambda r: r["add"])
@@ -488,26 +497,16 @@ def render_table(results: list[dict[str, Any]], real: dict[str, Any] | None) -> 
         ("  of which anonymous MiB", lambda r: f"{q(r)['rss_after_queries_anon_delta_mb']:,.0f}"),
         ("search p50 ms (all but encoding)", lambda r: f"{q(r)['search_p50_ms']:.1f}"),
         ("search p95 ms (all but encoding)", lambda r: f"{q(r)['search_p95_ms']:.1f}"),
-        ("  mean ms wall / CPU: prepare question", lambda r: f"{q(r)['stage_mean_ms']['prepare_question']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['prepare_question']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['prepare_question']:.1f}"),
-        ("  mean ms wall / CPU: dense leg", lambda r: f"{q(r)['stage_mean_ms']['leg_dense']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['leg_dense']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['leg_dense']:.1f}"),
-        ("  mean ms wall / CPU: lexical leg", lambda r: f"{q(r)['stage_mean_ms']['leg_lexical']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['leg_lexical']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['leg_lexical']:.1f}"),
-        ("  mean ms wall / CPU: dictionary leg", lambda r: f"{q(r)['stage_mean_ms']['leg_dictionary']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['leg_dictionary']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['leg_dictionary']:.1f}"),
-        ("  mean ms wall / CPU: fuse", lambda r: f"{q(r)['stage_mean_ms']['fuse']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['fuse']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['fuse']:.1f}"),
-        ("  mean ms wall / CPU: dense evidence (best cosines)", lambda r: f"{q(r)['stage_mean_ms']['dense_evidence']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['dense_evidence']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['dense_evidence']:.1f}"),
-        ("  mean ms wall / CPU: specific terms (confidence.py)", lambda r: f"{q(r)['stage_mean_ms']['specific_terms']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['specific_terms']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['specific_terms']:.1f}"),
-        ("  mean ms wall / CPU: read top-k passages (SQLite)", lambda r: f"{q(r)['stage_mean_ms']['read_passages']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['read_passages']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['read_passages']:.1f}"),
-        ("  mean ms wall / CPU: highlights of top k", lambda r: f"{q(r)['stage_mean_ms']['highlights']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['highlights']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['highlights']:.1f}"),
-        ("  mean ms wall / CPU: unaccounted (noise, hit objects)", lambda r: f"{q(r)['stage_mean_ms']['unaccounted']:.1f} / "
-         f"{q(r)['stage_cpu_mean_ms']['unaccounted']:.1f}" if "stage_cpu_mean_ms" in q(r) else f"{q(r)['stage_mean_ms']['unaccounted']:.1f}"),
+        ("  mean ms wall / CPU: prepare question", _stage_ms("prepare_question")),
+        ("  mean ms wall / CPU: dense leg", _stage_ms("leg_dense")),
+        ("  mean ms wall / CPU: lexical leg", _stage_ms("leg_lexical")),
+        ("  mean ms wall / CPU: dictionary leg", _stage_ms("leg_dictionary")),
+        ("  mean ms wall / CPU: fuse", _stage_ms("fuse")),
+        ("  mean ms wall / CPU: dense evidence (best cosines)", _stage_ms("dense_evidence")),
+        ("  mean ms wall / CPU: specific terms (confidence.py)", _stage_ms("specific_terms")),
+        ("  mean ms wall / CPU: read top-k passages (SQLite)", _stage_ms("read_passages")),
+        ("  mean ms wall / CPU: highlights of top k", _stage_ms("highlights")),
+        ("  mean ms wall / CPU: unaccounted (noise, hit objects)", _stage_ms("unaccounted")),
         ("    dense: score normalisation sample", lambda r: f"{q(r)['dense_leg_parts_mean_ms']['score normalisation sample exactly']:.1f}"),
         ("    dense: passage index search", lambda r: f"{q(r)['dense_leg_parts_mean_ms']['passage index search']:.1f}"),
         ("    dense: sentence index search", lambda r: f"{q(r)['dense_leg_parts_mean_ms']['sentence index search']:.1f}"),
