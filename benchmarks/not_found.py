@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "eval"
 
 from qa import Assistant, Settings  # noqa: E402
-from qa.confidence import NullProfile, QuestionFeatures, decide  # noqa: E402
+from qa.confidence import NullProfile, QuestionFeatures, decide, evidence_vector  # noqa: E402
 from qa.evaluation import Question, load_questions  # noqa: E402
 from qa.normalize import to_simplified  # noqa: E402
 from qa.search import confidence_of, rank  # noqa: E402
@@ -121,8 +121,7 @@ def new_confidence(pair: Pair, profile: NullProfile, settings: Settings) -> np.n
 
 
 def design(pair: Pair, profile: NullProfile) -> np.ndarray:
-    return np.asarray([np.r_[1.0, profile.standardise(f), float(f.legs_agree), float(len(f.missing)), float(bool(f.unmet))]
-                       for f in pair.features])
+    return np.asarray([evidence_vector(f, profile) for f in pair.features])
 
 
 def fit(pairs: list[Pair], profiles: dict[str, NullProfile], squad: set[str], l2: float = 1.0,
@@ -150,7 +149,7 @@ def fit(pairs: list[Pair], profiles: dict[str, NullProfile], squad: set[str], l2
         grad = x.T @ (weight * (p - y)) + penalty @ w
         hess = (x.T * (weight * p * (1 - p))) @ x + penalty
         w -= np.linalg.solve(hess, grad)
-    full = np.zeros(8)
+    full = np.zeros(len(Settings().not_found_weights))
     full[list(FIT_FREE)] = w
     return tuple(round(float(v), 2) for v in full)
 

@@ -75,8 +75,8 @@ class QuestionFeatures:
     top-ranked passage (0..1). ``legs_agree``: the dense and lexical legs rank the
     same passage first. ``missing``: the question's specific terms (names, numbers,
     Latin words; see :func:`specific_terms`) found nowhere in the corpus.
-    ``unmet``: the kind of answer the question asks for (:func:`qa.answer_kind.asked_kind`: a quantity
-    or a time) when none of the top passages holds one, else ``""``.
+    ``unmet``: the kind of answer the question asks for (:func:`qa.answer_kind.asked_kind`: a count,
+    money, a duration, a time …) when none of the top passages holds one, else ``""``.
     ``where``/``sentence_no``: the top passage's short label and the 1-based number
     of its best sentence, for the reason line only.
     """
@@ -174,11 +174,16 @@ class Decision:
     reason: str
 
 
-def evidence_score(features: QuestionFeatures, profile: NullProfile, weights: Sequence[float]) -> float:
-    """The logit of "the corpus answers": intercept + weights · (standardised features, legs agree,
-    number of missing specific terms, the asked kind of answer unmet)."""
+def evidence_vector(features: QuestionFeatures, profile: NullProfile) -> np.ndarray:
+    """What the weights multiply: 1 (intercept), the standardised features, legs agree, number of missing
+    specific terms, the asked kind of answer unmet (also the design row ``benchmarks/not_found.py`` fits)."""
     z = profile.standardise(features)
-    x = np.r_[1.0, z, float(features.legs_agree), float(len(features.missing)), float(bool(features.unmet))]
+    return np.r_[1.0, z, float(features.legs_agree), float(len(features.missing)), float(bool(features.unmet))]
+
+
+def evidence_score(features: QuestionFeatures, profile: NullProfile, weights: Sequence[float]) -> float:
+    """The logit of "the corpus answers": the weights times :func:`evidence_vector`."""
+    x = evidence_vector(features, profile)
     w = np.asarray(weights, dtype=np.float64)
     if len(w) != len(x):
         raise ValueError(f"expected {len(x)} weights (intercept, {', '.join(NULL_FEATURES)}, legs_agree, missing, "

@@ -123,9 +123,8 @@ def test_an_unmet_kind_of_answer_lowers_the_confidence_and_says_so(profile: Null
     settings = Settings()
     plain = decide(_question(0.86, lexical=3.0, coverage=0.3), profile, settings)
     unmet = decide(_question(0.86, lexical=3.0, coverage=0.3, unmet="quantity"), profile, settings)
-    assert unmet.confidence < plain.confidence
-    if not unmet.found:
-        assert "数量" in unmet.reason and "a number" in unmet.reason
+    assert unmet.confidence < plain.confidence and not unmet.found
+    assert "数量" in unmet.reason and "a number" in unmet.reason
 
 
 def test_an_unmet_kind_of_answer_vetoes_even_the_strongest_topic_evidence(profile: NullProfile) -> None:
