@@ -5,8 +5,7 @@ of households, not by any number: policy texts are full of enumerations (三个�
 四级联动) that answer no question about a count. So each question gets the narrowest
 kind its wording allows — a count of the counter it names, money, a length, an area,
 a weight, a duration, an age, a percentage, a phone number, a web address, a time, or,
-failing those, any quantity —
-and a passage holds an answer only with a number of that kind. This survives
+failing those, any quantity — and a passage holds an answer only with a number of that kind. This survives
 paraphrase: whatever words a reader uses, 多少钱 still needs a sum of money.
 
 Everything here works on normalised text (simplified, folded, no spaces; see
@@ -74,7 +73,7 @@ _OTHER_QUESTION = re.compile(r"谁|如何|怎么|怎样|为什么|为何|是否|
 #: 多少 / 几 followed by a counter the question names (多少户, 几个): a count of that counter.
 _ASKS_COUNT = re.compile(r"(?:多少|几)(" + "|".join(sorted(_COUNTERS, key=len, reverse=True)) + ")")
 #: Any other question for a number.
-_ASKS_QUANTITY = re.compile(r"多少|几(?:成|级|批|部|本|场|件)|howmany|howmuch|howold")
+_ASKS_QUANTITY = re.compile(r"多少|几(?:成|级|批|部|本|场|件)|howmany|howmuch")
 
 #: Counters and units after a number in an answer to "any quantity" (多少 with no counter).
 _ANY_UNIT = (r"(?:个|名|位|人|岁|年|月|天|日|次|项|条|家|户|元|块|倍|级|类|种|批|届|期|小时|分钟|秒|周|座|所|间|部|本|"
@@ -102,14 +101,16 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "phone": ("电话号码", "a phone number"), "web": ("网址或邮箱", "a web or e-mail address"),
     "time": ("时间", "a time"), "quantity": ("数量", "a number"), "percentage": ("比例", "a percentage"),
     "money": ("金额", "a sum of money"), "length": ("长度", "a length"), "area": ("面积", "an area"),
-    "weight": ("重量", "a weight"), "extent": ("长度或时长", "a length or a duration"), "duration": ("时长", "a duration"), "age": ("年龄", "an age"),
+    "weight": ("重量", "a weight"), "extent": ("长度或时长", "a length or a duration"),
+    "duration": ("时长", "a duration"), "age": ("年龄", "an age"),
 }
 
 
 def asked_kind(question: str) -> str:
     """The kind of answer ``question`` asks for: ``"time"``, ``"money"``, ``"length"``, ``"area"``,
-    ``"weight"``, ``"duration"``, ``"extent"`` (a length or a duration), ``"phone"``, ``"web"``, ``"age"``, ``"percentage"``, ``"count:户"`` (a count of the named
-    counter), ``"quantity"`` (any number), or ``""`` when it asks for none of these."""
+    ``"weight"``, ``"duration"``, ``"extent"`` (a length or a duration), ``"phone"``, ``"web"``, ``"age"``,
+    ``"percentage"``, ``"count:户"`` (a count of the named counter), ``"quantity"`` (any number), or ``""``
+    when it asks for none of these."""
     from .normalize import normalize
 
     text = normalize(question)
