@@ -337,22 +337,27 @@ class MilvusIndex(PassageStore):
                 self._memo.move_to_end(r)
         missing = [r for r in wanted if r not in known]
         if missing:
-            sentences: dict[int, list[dict[str, Any]]] = {r: [] for r in missing}
-            for chunk in _chunks(missing, SENTENCE_QUERY_PASSAGES):
-                for s in self._sentences(chunk):
-                    sentences[int(s["passage"])].append(s)
-            passages = self._fields(missing, ["vec"])
-            for r, p in zip(missing, passages):
-                sents = sorted(sentences[r], key=lambda s: s["num"])
-                vec = np.asarray(p["vec"], dtype=np.float32)
-                known[r] = _RowVectors(vec, np.asarray([s["vec"] for s in sents], dtype=np.float32).reshape(
-                    len(sents), len(vec)), np.asarray([(s["start"], s["end"]) for s in sents], dtype=np.int32).reshape(-1, 2))
+            fetched = self._fetch_vectors(missing)
+            known.update(fetched)
             with self._memo_lock:
-                for r in missing:
-                    self._memo[r] = known[r]
+                self._memo.update(fetched)
                 while len(self._memo) > ROW_MEMO:
                     self._memo.popitem(last=False)
         return known
+
+    def _fetch_vectors(self, rows: Sequence[int]) -> dict[int, _RowVectors]:
+        sentences: dict[int, list[dict[str, Any]]] = {r: [] for r in rows}
+        for chunk in _chunks(rows, SENTENCE_QUERY_PASSAGES):
+            for s in self._sentences(chunk):
+                sentences[int(s["passage"])].append(s)
+        out = {}
+        for r, p in zip(rows, self._fields(rows, ["vec"])):
+            sents = sorted(sentences[r], key=lambda s: s["num"])
+            vec = np.asarray(p["vec"], dtype=np.float32)
+            svec = np.asarray([s["vec"] for s in sents], dtype=np.float32).reshape(len(sents), len(vec))
+            spans = np.asarray([(s["start"], s["end"]) for s in sents], dtype=np.int32).reshape(-1, 2)
+            out[r] = _RowVectors(vec, svec, spans)
+        return out
 
     def _sentences(self, rows: Sequence[int]) -> list[dict[str, Any]]:
         """The sentences of some passages in one query (halved until the answer fits Milvus's limit)."""
@@ -362,10 +367,6 @@ class MilvusIndex(PassageStore):
             return list(found)
         half = len(rows) // 2
         return self._sentences(rows[:half]) + self._sentences(rows[half:])
-
-    def passage_vectors(self, rows: Sequence[int]) -> np.ndarray:
-        found = self.vectors_of(rows)
-        return np.asarray([found[int(r)].passage for r in rows], dtype=np.float32).reshape(len(rows), -1)
 
     def row_of(self, passage_id: str) -> int | None:
         found = self.client.query(PASSAGES, filter=f"pid == {json.dumps(passage_id)}", output_fields=["id"], limit=1)
