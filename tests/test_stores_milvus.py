@@ -33,6 +33,18 @@ def test_without_the_extra_the_error_says_what_to_install():
     assert "scale" in INSTALL_HINT
 
 
+def test_an_engine_error_becomes_one_line():
+    from qa.stores import reason_of
+
+    class MilvusLike(Exception):
+        message = "collection not loaded\ndetails: …"
+
+    assert reason_of(MilvusLike("ignored")) == "collection not loaded"
+    remote = RuntimeError("Traceback (most recent call last):\n  File x\n\nValueError: bad page 3\n")
+    assert reason_of(remote, last=True) == "ValueError: bad page 3"
+    assert reason_of(RuntimeError("")) == "RuntimeError" and len(reason_of(ValueError("x" * 500))) == 200
+
+
 @pytest.fixture()
 def milvus_settings(fake_settings, tmp_path):
     pytest.importorskip("pymilvus")

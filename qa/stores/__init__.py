@@ -29,3 +29,11 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise ScaleExtraMissing(f"{module} is not installed; {INSTALL_HINT}") from None
+
+
+def reason_of(exc: BaseException, *, last: bool = False, limit: int = 200) -> str:
+    """One line of an engine's exception for a one-line error: its first line (Milvus keeps it in
+    ``message``), or with ``last`` its last (a Ray task's error ends its remote traceback with it);
+    the exception's type when it says nothing."""
+    lines = [line for line in str(getattr(exc, "message", "") or exc).splitlines() if line.strip()]
+    return (lines[-1] if last else lines[0]).strip()[:limit] if lines else type(exc).__name__

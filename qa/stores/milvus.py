@@ -47,7 +47,7 @@ from ..legs import MAX_TEXT_CHECKS, Candidates, DictionaryLeg, Question, normali
 from ..lexical import B, K1, SparseScores
 from ..normalize import lexical_tokens, normalize, to_simplified
 from ..passages import Passage, split_corpus
-from . import StoreError, require
+from . import StoreError, reason_of, require
 
 PASSAGES, SENTENCES, DOCUMENTS = "qa_passages", "qa_sentences", "qa_documents"
 #: Most hits one Milvus search returns (its topk limit).
@@ -96,8 +96,7 @@ def connect(uri: str) -> Any:
         if _locked_elsewhere(uri):
             raise StoreError(f"the Milvus Lite file {uri} is open in another process (Lite allows one at a "
                              "time); close that process, or use a Milvus server URI") from None
-        reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise StoreError(f"cannot open the Milvus store at {uri} ({reason}); check the URI and credentials, "
+        raise StoreError(f"cannot open the Milvus store at {uri} ({reason_of(exc)}); check the URI and credentials, "
                          "and that no other process has the Lite file open") from None
 
 
@@ -414,8 +413,8 @@ def matching_rows(index: MilvusIndex, where: str) -> np.ndarray | None:
     try:
         found = _query_all(index.client, PASSAGES, where, ["id"])
     except Exception as exc:  # MilvusException: a parse error or an unknown field
-        reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:160]
-        raise StoreError(f"the filter {where!r} is not a Milvus expression this store accepts ({reason}); "
+        raise StoreError(f"the filter {where!r} is not a Milvus expression this store accepts "
+                         f"({reason_of(exc, limit=160)}); "
                          'filter on source and title, e.g. --where \'source like "2024/%"\'') from None
     return np.array(sorted(int(r["id"]) for r in found), dtype=np.int64)
 
@@ -705,8 +704,7 @@ def open_milvus(documents: Sequence[Document], settings: Settings, embedder: Emb
         raise
     except Exception as exc:
         client.close()
-        reason = str(getattr(exc, "message", "") or exc).splitlines()[0][:200]
-        raise StoreError(f"the Milvus store at {uri} failed ({reason}); nothing was half-written per document, "
+        raise StoreError(f"the Milvus store at {uri} failed ({reason_of(exc)}); nothing was half-written per document, "
                          "run the command again or use --rebuild") from None
     if not index.size:
         raise StoreError("the corpus has no passages to index")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from ..config import Retriever, Settings
 from ..corpus import Document
-from . import StoreError
+from . import StoreError, reason_of
 from .ray_ingest import start_ray
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ def _where(assistant: Assistant) -> str:
     return str(getattr(index, "folder", None) or getattr(index, "uri", ""))
 
 
-def _reason(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
-
-
 def _shareable(settings: Settings) -> None:
     if settings.store == "milvus" and not settings.milvus_uri.startswith(("http://", "https://", "tcp://")):
         raise StoreError("a Milvus Lite file opens in one process at a time, so Ray actors cannot share it; "
@@ -80,7 +76,7 @@ class RayAssistant:
             opened = set(ray.get([a.where.remote() for a in self._actors]))
         except Exception as exc:  # RayActorError: an actor could not open the assistant
             self.close()
-            raise StoreError(f"a Ray actor could not open the index ({_reason(exc)}); "
+            raise StoreError(f"a Ray actor could not open the index ({reason_of(exc, last=True)}); "
                              "run again, or without --ray") from None
         if opened != {_where(assistant)}:  # its answers would not be this process's
             self.close()
@@ -102,7 +98,7 @@ class RayAssistant:
         try:
             parts = self._ray.get(jobs)
         except Exception as exc:  # RayActorError, RayTaskError: an actor died or its assistant failed
-            raise StoreError(f"a Ray actor failed while answering ({_reason(exc)}); "
+            raise StoreError(f"a Ray actor failed while answering ({reason_of(exc, last=True)}); "
                              "run again, or without --ray") from None
         for part in parts:
             for r in retrievers:

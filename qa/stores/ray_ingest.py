@@ -28,7 +28,7 @@ from ..corpus import Document, corpus_files, distinct_ids, load_document
 from ..embed import Embedder, load_embedder
 from ..index import Progress, Split, open_index
 from ..passages import Passage, split_corpus, split_document
-from . import StoreError, require
+from . import StoreError, reason_of, require
 
 if TYPE_CHECKING:
     from ..assistant import Assistant
@@ -66,8 +66,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
             ray.init(num_cpus=num_cpus, runtime_env={"env_vars": {"PYTHONPATH": package_root}},
                      include_dashboard=False, log_to_driver=False)
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError depending on how it fails
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise StoreError(f"cannot reach the Ray cluster at {address or 'local'} ({reason}); "
+        raise StoreError(f"cannot reach the Ray cluster at {address or 'local'} ({reason_of(exc)}); "
                          "check the address, or index without --ray") from None
     return ray
 
@@ -195,8 +194,7 @@ def read_corpus(paths: Sequence[str | Path] | None, settings: Settings, *,
     try:
         parts = ray.get(jobs)
     except Exception as exc:  # RayTaskError (a worker died), RayError: not a file's own error
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:200]
-        raise StoreError(f"a Ray task failed while reading the corpus ({reason}); "
+        raise StoreError(f"a Ray task failed while reading the corpus ({reason_of(exc, last=True)}); "
                          "run again, or without --ray") from None
     results = sorted((r for part in parts for r in part), key=lambda r: r[0])  # keyed by position
     if [r[0] for r in results] != list(range(len(files))):
